@@ -1,0 +1,192 @@
+use super::*;
+use crate::color::Encoder;
+use crate::frame::{Frame, PixelFormat};
+
+/// A deterministic test picture: gradients, stripes and a few hard-edged blocks.
+pub(crate) fn test_picture(w: u32, h: u32) -> Frame {
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let stripe = if (x / 5 + y / 7) % 2 == 0 { 60 } else { 0 };
+            let block = if (x / 16) % 3 == 1 && (y / 12) % 2 == 0 { 120 } else { 0 };
+            data.push(((x * 255 / w) as u8).saturating_add(stripe / 2));
+            data.push(((y * 255 / h) as u8 / 2).saturating_add(block));
+            data.push(((x * 7 + y * 13) % 256) as u8);
+        }
+    }
+    Frame::from_vec(data, w, h, PixelFormat::Rgb8).expect("sizes agree")
+}
+
+/// A soft elliptical "person" in the middle.
+fn test_mask(w: u32, h: u32) -> Mask {
+    let mut m = Mask::new(w, h);
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    for y in 0..h {
+        for x in 0..w {
+            let d = (((x as f32 - cx) / (w as f32 / 5.0)).powi(2) + ((y as f32 - cy) / (h as f32 / 3.0)).powi(2)).sqrt();
+            m.data_mut()[(y * w + x) as usize] = (1.5 - d).clamp(0.0, 1.0);
+        }
+    }
+    m
+}
+
+/// The blurred background at full resolution, as the compositor sees it.
+fn upsampled(bg: &BlurredBackground, w: u32, h: u32) -> Vec<[f32; 3]> {
+    let cols: Vec<Tap> = upsample_taps(bg.width, w as usize, bg.factor).collect();
+    let mut out = Vec::new();
+    for row in upsample_taps(bg.height, h as usize, bg.factor) {
+        for_each_in_row(bg, row, &cols, |_, v| out.push(v));
+    }
+    out
+}
+
+fn fast(frame: &Frame, mask: &Mask, kind: BlurKind, radius: f32) -> Vec<[f32; 3]> {
+    let mut bg = BlurredBackground::default();
+    bg.compute(frame.as_ref(), mask, kind, radius);
+    upsampled(&bg, frame.width(), frame.height())
+}
+
+/// Max and mean absolute difference in 8-bit sRGB codes.
+fn diff_codes(a: &[[f32; 3]], b: &[[f32; 3]]) -> (u8, f64) {
+    let enc = Encoder::new();
+    let (mut max, mut sum) = (0u8, 0u64);
+    for (p, q) in a.iter().zip(b) {
+        for c in 0..3 {
+            let d = enc.encode(p[c]).abs_diff(enc.encode(q[c]));
+            max = max.max(d);
+            sum += d as u64;
+        }
+    }
+    (max, sum as f64 / (a.len() * 3) as f64)
+}
+
+#[test]
+fn fast_disc_matches_reference_when_not_reduced() {
+    let (frame, mask) = (test_picture(64, 48), test_mask(64, 48));
+    for radius in [0.0, 1.0, 3.5, 7.0, 12.0] {
+        let f = fast(&frame, &mask, BlurKind::Disc, radius);
+        let r = reference::disc_blur(frame.as_ref(), &mask, radius);
+        let max = f.iter().zip(&r).flat_map(|(p, q)| (0..3).map(move |c| (p[c] - q[c]).abs())).fold(0.0, f32::max);
+        assert!(max < 1e-4, "radius {radius}: max linear difference {max}");
+    }
+}
+
+#[test]
+fn fast_gaussian_matches_reference_when_not_reduced() {
+    let (frame, mask) = (test_picture(64, 48), test_mask(64, 48));
+    for radius in [2.0, 9.0] {
+        let f = fast(&frame, &mask, BlurKind::Gaussian, radius);
+        let r = reference::gaussian_blur(frame.as_ref(), &mask, radius);
+        let (max, _) = diff_codes(&f, &r);
+        assert!(max <= 1, "radius {radius}: max difference {max} codes");
+    }
+}
+
+/// With a reduced resolution the fast path is an approximation; these are its declared
+/// tolerances against the full-resolution reference, in 8-bit sRGB codes.
+const REDUCED_MAX_CODES: u8 = 24;
+const REDUCED_MEAN_CODES: f64 = 1.5;
+
+#[test]
+fn reduced_resolution_stays_close_to_reference() {
+    let (frame, mask) = (test_picture(160, 120), test_mask(160, 120));
+    for (kind, radius) in [(BlurKind::Disc, 30.0), (BlurKind::Disc, 19.0), (BlurKind::Gaussian, 30.0)] {
+        let f = fast(&frame, &mask, kind, radius);
+        let r = match kind {
+            BlurKind::Disc => reference::disc_blur(frame.as_ref(), &mask, radius),
+            _ => reference::gaussian_blur(frame.as_ref(), &mask, radius),
+        };
+        let (max, mean) = diff_codes(&f, &r);
+        eprintln!("{kind:?} r={radius}: max {max} mean {mean:.3} codes");
+        assert!(max <= REDUCED_MAX_CODES && mean <= REDUCED_MEAN_CODES, "{kind:?} r={radius}: max {max}, mean {mean}");
+    }
+}
+
+/// One small, bright light on a dark background, no person.
+fn point_light(size: u32) -> (Frame, Mask) {
+    let mut data = vec![12u8; (size * size * 3) as usize];
+    let c = size / 2;
+    for y in c - 1..=c + 1 {
+        for x in c - 1..=c + 1 {
+            let i = ((y * size + x) * 3) as usize;
+            data[i..i + 3].fill(255);
+        }
+    }
+    (Frame::from_vec(data, size, size, PixelFormat::Rgb8).expect("sizes agree"), Mask::new(size, size))
+}
+
+/// Mean linear brightness in a ring `r0 ≤ d < r1` around the centre, and its min and max.
+fn ring(img: &[[f32; 3]], size: u32, r0: f32, r1: f32) -> (f32, f32, f32) {
+    let c = (size / 2) as f32;
+    let (mut sum, mut n, mut lo, mut hi) = (0.0, 0, f32::MAX, f32::MIN);
+    for y in 0..size {
+        for x in 0..size {
+            let d = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt();
+            if d >= r0 && d < r1 {
+                let v = img[(y * size + x) as usize][1];
+                sum += v;
+                n += 1;
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    (sum / n as f32, lo, hi)
+}
+
+#[test]
+fn a_bright_point_becomes_a_flat_disc_of_the_right_radius() {
+    let size = 201;
+    let radius = 40.0;
+    let (frame, mask) = point_light(size);
+    let out = fast(&frame, &mask, BlurKind::Disc, radius);
+    let background = decode_lut()[12];
+    let (inner, lo, hi) = ring(&out, size, 0.0, 0.75 * radius);
+    let (outside, _, outside_max) = ring(&out, size, 1.2 * radius, 1.5 * radius);
+    // Energy of the 3x3 light spread over the disc area: the expected plateau.
+    let plateau = background + 9.0 * (1.0 - background) / (std::f32::consts::PI * radius * radius);
+    assert!((inner - plateau).abs() < 0.15 * (plateau - background), "plateau {inner} vs expected {plateau}");
+    assert!((hi - lo) < 0.2 * (plateau - background), "interior not flat: {lo}..{hi}");
+    assert!((outside - background).abs() < 1e-4 && outside_max < background + 1e-3, "light outside the disc");
+    // The edge sits at the radius: half-way brightness between 0.9 r and 1.1 r.
+    let (edge, _, _) = ring(&out, size, 0.9 * radius, 1.1 * radius);
+    assert!(edge > background + 0.2 * (plateau - background) && edge < plateau, "edge {edge}");
+
+    // The Gaussian, by contrast, is peaked: the centre is much brighter than 0.6 r out.
+    let g = fast(&frame, &mask, BlurKind::Gaussian, radius);
+    let (centre, _, _) = ring(&g, size, 0.0, 0.1 * radius);
+    let (mid, _, _) = ring(&g, size, 0.55 * radius, 0.65 * radius);
+    assert!(centre - background > 1.5 * (mid - background), "gaussian should be peaked");
+}
+
+#[test]
+fn person_colour_does_not_bleed_into_the_background() {
+    // Left half: saturated red person (mask 1). Right half: neutral grey background (mask 0).
+    let (w, h) = (120u32, 60u32);
+    let mut data = Vec::new();
+    let mut mask = Mask::new(w, h);
+    for y in 0..h {
+        for x in 0..w {
+            let person = x < w / 2;
+            data.extend_from_slice(if person { &[230, 20, 20] } else { &[128, 128, 128] });
+            mask.data_mut()[(y * w + x) as usize] = if person { 1.0 } else { 0.0 };
+        }
+    }
+    let frame = Frame::from_vec(data, w, h, PixelFormat::Rgb8).expect("sizes agree");
+    let enc = Encoder::new();
+    for kind in [BlurKind::Disc, BlurKind::Gaussian] {
+        for radius in [6.0, 25.0] {
+            let out = fast(&frame, &mask, kind, radius);
+            for y in 0..h {
+                for x in w / 2..w {
+                    let p = out[(y * w + x) as usize];
+                    let codes = [enc.encode(p[0]), enc.encode(p[1]), enc.encode(p[2])];
+                    assert!(
+                        codes.iter().all(|&c| c.abs_diff(128) <= 2),
+                        "{kind:?} r={radius} halo at ({x},{y}): {codes:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The library's one error type.
+//!
+//! Every fallible call in `bokeh` returns [`Result`]. Variants say *what* was wrong and carry
+//! enough context (sizes, names) for a one-line message a user can act on; tract's errors are
+//! wrapped at the `segment` boundary so callers never need to depend on tract themselves.
+
+use std::fmt;
+
+/// Errors returned by the `bokeh` library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A frame's width, height, stride or buffer length do not describe a valid image.
+    #[error("invalid frame: {0}")]
+    InvalidFrame(String),
+    /// Two frames (or a frame and a mask) that must have the same size do not.
+    #[error("size mismatch: {what} is {actual}, expected {expected}")]
+    SizeMismatch {
+        /// Which buffer had the wrong size.
+        what: &'static str,
+        /// The size that was expected, as `WxH`.
+        expected: Dims,
+        /// The size that was given, as `WxH`.
+        actual: Dims,
+    },
+    /// The pixel format is not supported where it was used.
+    #[error("unsupported pixel format {format:?} for {context}")]
+    UnsupportedFormat {
+        /// The format that was given.
+        format: crate::PixelFormat,
+        /// What it was given to.
+        context: &'static str,
+    },
+    /// A model description ([`crate::ModelSpec`]) could not be parsed or is inconsistent.
+    #[error("invalid model spec: {0}")]
+    InvalidSpec(String),
+    /// An option is out of its documented range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The ONNX model could not be loaded, optimised or run.
+    #[error("model error: {context}: {message}")]
+    Model {
+        /// What was being done (loading, optimising, running …).
+        context: String,
+        /// tract's own description of the failure, with its cause chain.
+        message: String,
+    },
+    /// Reading a model file failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file that could not be read.
+        path: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps a tract error with what we were doing when it happened.
+    pub(crate) fn model(context: impl Into<String>, err: impl fmt::Debug) -> Self {
+        // tract's `Debug` prints the whole anyhow cause chain, its `Display` only the top.
+        let message = format!("{err:?}").replace('\n', " ");
+        Error::Model { context: context.into(), message }
+    }
+}
+
+/// A `width x height` pair, printed as `WxH` in error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims(pub u32, pub u32);
+
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.0, self.1)
+    }
+}
+
+/// Shorthand for `std::result::Result<T, bokeh::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,51 @@
+//! # bokeh — on-device portrait mode
+//!
+//! Give any photo or video frame the look of a fast lens: a person-segmentation network finds
+//! the people, and the background behind them is blurred into soft discs while they stay sharp.
+//! Everything runs on the device, on the CPU with rayon; the default model (MediaPipe selfie
+//! segmentation) is embedded in the library.
+//!
+//! ```no_run
+//! use bokeh::{Frame, Options, Pipeline, Segmenter};
+//!
+//! # fn main() -> bokeh::Result<()> {
+//! let segmenter = Segmenter::new()?;                 // embedded model, loaded once
+//! let mut pipeline = Pipeline::new(&segmenter, Options::default())?;
+//! let (w, h) = (1280, 720);
+//! let rgb = vec![0u8; (w * h * 3) as usize];          // your camera frame or decoded photo
+//! let frame = bokeh::FrameRef::packed(&rgb, w, h, bokeh::PixelFormat::Rgb8)?;
+//! let portrait: Frame = pipeline.process(frame)?;     // same size and format, background blurred
+//! # let _ = portrait;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Stages
+//! 1. **preprocess** ([`SegmenterSession::preprocess`]): stretch the frame to the model input.
+//! 2. **inference** ([`SegmenterSession::infer`]): the ONNX model, run by tract, gives a soft
+//!    mask at model resolution.
+//! 3. **upsample** ([`Mask::resize_into`]): the mask at frame resolution.
+//! 4. **blur** ([`blur`]): the background, mask-weighted, in linear light, with a disc kernel.
+//! 5. **composite** ([`Mode`]): blend, replace, cut out, or emit the mask.
+//!
+//! [`Pipeline`] owns one stream's state and scratch buffers and runs them in order.
+
+pub mod blur;
+mod color;
+mod composite;
+mod error;
+mod frame;
+mod mask;
+mod pipeline;
+mod resample;
+mod segment;
+
+pub use blur::BlurKind;
+pub use error::{Dims, Error, Result};
+pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
+pub use mask::Mask;
+pub use pipeline::{Mode, Options, Pipeline, StageTimings};
+pub use segment::{
+    InputSize, Layout, ModelSpec, Normalization, OutputKind, Segmenter, SegmenterSession, SELFIE_LANDSCAPE_ONNX,
+    SELFIE_SQUARE_ONNX,
+};

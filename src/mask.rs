@@ -1,0 +1,83 @@
+//! Soft person masks and the upsampling stage.
+//!
+//! The model answers at its own small resolution (256×144 for the landscape selfie model); the
+//! pixel stages need one weight per frame pixel. [`Mask::resize_into`] is that separate stage:
+//! plain bilinear interpolation today, so an edge-aware refinement can replace or follow it
+//! without touching segmentation or compositing.
+
+use crate::error::{Error, Result};
+use crate::frame::{Frame, PixelFormat};
+use crate::resample::resample;
+
+/// A soft mask: one `f32` per pixel, 0 = background, 1 = person, row-major without padding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mask {
+    width: u32,
+    height: u32,
+    data: Vec<f32>,
+}
+
+impl Mask {
+    /// An all-background mask.
+    pub fn new(width: u32, height: u32) -> Self {
+        Mask { width, height, data: vec![0.0; width as usize * height as usize] }
+    }
+
+    /// Wraps row-major values; the length must be `width × height`.
+    pub fn from_vec(data: Vec<f32>, width: u32, height: u32) -> Result<Self> {
+        if width == 0 || height == 0 || data.len() != width as usize * height as usize {
+            return Err(Error::InvalidFrame(format!(
+                "mask of {} values does not match {width}x{height}",
+                data.len()
+            )));
+        }
+        Ok(Mask { width, height, data })
+    }
+
+    /// Builds a mask from 8-bit grey levels (255 = person).
+    pub fn from_gray8(pixels: &[u8], width: u32, height: u32) -> Result<Self> {
+        Self::from_vec(pixels.iter().map(|&v| v as f32 / 255.0).collect(), width, height)
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The values, row after row.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The values, writable.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Resizes (the mask upsampling stage) into `out`, which takes `out`'s size; values stay in
+    /// 0..1. `tmp` is scratch space reused between calls.
+    pub fn resize_into(&self, out: &mut Mask, tmp: &mut Vec<f32>) {
+        let (sw, dw) = (self.width as usize, out.width as usize);
+        let src = &self.data;
+        resample::<1, _>(sw, self.height as usize, |x, y| [src[y * sw + x]], dw, out.height as usize, &mut out.data, tmp);
+    }
+
+    /// A resized copy.
+    pub fn resized(&self, width: u32, height: u32) -> Mask {
+        let mut out = Mask::new(width, height);
+        self.resize_into(&mut out, &mut Vec::new());
+        out
+    }
+
+    /// The mask as an 8-bit grey frame (255 = person).
+    pub fn to_gray8(&self) -> Frame {
+        let data = self.data.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+        Frame::from_vec(data, self.width, self.height, PixelFormat::Gray8)
+            .unwrap_or_else(|_| unreachable!("mask and frame sizes agree"))
+    }
+}

@@ -1,0 +1,320 @@
+//! The portrait-mode pipeline: one stream's state, options and scratch buffers.
+//!
+//! A [`Pipeline`] runs the stages in order — preprocess, inference, upsample, blur, composite —
+//! on frames of any size and supported format, reusing its buffers from one frame to the next
+//! (the model's tract state, the full-resolution mask, the reduced-resolution blur, the fitted
+//! replacement background). Create one per stream or per worker thread from a shared
+//! [`Segmenter`]; it is `Send` but not meant to be shared.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::blur::{BlurKind, BlurredBackground};
+use crate::color::srgb_to_linear_exact;
+use crate::composite;
+use crate::error::{Dims, Error, Result};
+use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
+use crate::mask::Mask;
+use crate::resample::resample;
+use crate::segment::{Segmenter, SegmenterSession};
+
+/// What the pipeline produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// The person sharp over their blurred background (portrait mode). Same format as the input.
+    #[default]
+    Blur,
+    /// The person over [`Options::background`], scaled to cover the frame. Same format as the
+    /// input.
+    Replace,
+    /// The person alone: RGBA with the mask as alpha.
+    Cutout,
+    /// The soft mask itself as 8-bit grey (255 = person).
+    Mask,
+}
+
+/// Pipeline settings. `Default` gives portrait mode with a disc blur of 2% of the diagonal.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// What to produce.
+    pub mode: Mode,
+    /// Kernel shape of the background blur.
+    pub blur: BlurKind,
+    /// Blur radius as a fraction of the frame's diagonal, `0.0..=0.25` (0 = no blur).
+    pub strength: f32,
+    /// The new background for [`Mode::Replace`].
+    pub background: Option<Arc<Frame>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { mode: Mode::Blur, blur: BlurKind::Disc, strength: Self::DEFAULT_STRENGTH, background: None }
+    }
+}
+
+impl Options {
+    /// The default blur strength: a radius of 2% of the frame's diagonal.
+    pub const DEFAULT_STRENGTH: f32 = 0.02;
+    /// The largest accepted blur strength.
+    pub const MAX_STRENGTH: f32 = 0.25;
+
+    /// Sets the output mode.
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the blur kernel.
+    pub fn with_blur(mut self, blur: BlurKind) -> Self {
+        self.blur = blur;
+        self
+    }
+
+    /// Sets the blur strength (fraction of the diagonal).
+    pub fn with_strength(mut self, strength: f32) -> Self {
+        self.strength = strength;
+        self
+    }
+
+    /// Sets the replacement background (any size; it is scaled to cover each frame).
+    pub fn with_background(mut self, background: Frame) -> Self {
+        self.background = Some(Arc::new(background));
+        self
+    }
+
+    /// Checks the options are consistent.
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=Self::MAX_STRENGTH).contains(&self.strength) {
+            return Err(Error::InvalidOption(format!(
+                "strength {} is outside 0..={}",
+                self.strength,
+                Self::MAX_STRENGTH
+            )));
+        }
+        if self.mode == Mode::Replace && self.background.is_none() {
+            return Err(Error::InvalidOption("replace mode needs a background image".into()));
+        }
+        Ok(())
+    }
+
+    /// Blur radius in pixels for a `width × height` frame.
+    pub fn radius_for(&self, width: u32, height: u32) -> f32 {
+        self.strength * (width as f32).hypot(height as f32)
+    }
+
+    /// The pixel format the pipeline writes for an input of `input` format.
+    pub fn output_format(&self, input: PixelFormat) -> PixelFormat {
+        match self.mode {
+            Mode::Blur | Mode::Replace => input,
+            Mode::Cutout => PixelFormat::Rgba8,
+            Mode::Mask => PixelFormat::Gray8,
+        }
+    }
+}
+
+/// Wall-clock time of each stage of the last processed frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimings {
+    /// Resizing and normalising the frame for the model.
+    pub preprocess: Duration,
+    /// Running the model.
+    pub inference: Duration,
+    /// Upsampling the mask to the frame.
+    pub upsample: Duration,
+    /// Blurring the background (zero in modes without blur).
+    pub blur: Duration,
+    /// Producing the output pixels.
+    pub composite: Duration,
+}
+
+impl StageTimings {
+    /// Sum of all stages.
+    pub fn total(&self) -> Duration {
+        self.preprocess + self.inference + self.upsample + self.blur + self.composite
+    }
+
+    /// `(name, duration)` for each stage, in pipeline order.
+    pub fn stages(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("preprocess", self.preprocess),
+            ("inference", self.inference),
+            ("upsample", self.upsample),
+            ("blur", self.blur),
+            ("composite", self.composite),
+        ]
+    }
+}
+
+/// One stream's portrait-mode pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    session: SegmenterSession,
+    options: Options,
+    mask: Mask,
+    tmp: Vec<f32>,
+    blurred: BlurredBackground,
+    /// The replacement background fitted to the last frame size, in linear RGB.
+    fitted: Option<((u32, u32), Vec<[f32; 3]>)>,
+    timings: StageTimings,
+}
+
+impl Pipeline {
+    /// A pipeline running `segmenter`'s model(s) with `options`.
+    pub fn new(segmenter: &Segmenter, options: Options) -> Result<Self> {
+        options.validate()?;
+        Ok(Pipeline {
+            session: segmenter.session(),
+            options,
+            mask: Mask::new(1, 1),
+            tmp: Vec::new(),
+            blurred: BlurredBackground::default(),
+            fitted: None,
+            timings: StageTimings::default(),
+        })
+    }
+
+    /// The current options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Changes the options between frames.
+    pub fn set_options(&mut self, options: Options) -> Result<()> {
+        options.validate()?;
+        if !same_background(&options, &self.options) {
+            self.fitted = None;
+        }
+        self.options = options;
+        Ok(())
+    }
+
+    /// Stage times of the last frame.
+    pub fn timings(&self) -> &StageTimings {
+        &self.timings
+    }
+
+    /// The full-resolution mask of the last frame.
+    pub fn mask(&self) -> &Mask {
+        &self.mask
+    }
+
+    /// Processes `input` into a new frame of [`Options::output_format`].
+    pub fn process(&mut self, input: FrameRef<'_>) -> Result<Frame> {
+        let mut out = Frame::new(input.width(), input.height(), self.options.output_format(input.format()))?;
+        self.process_into(input, &mut out.as_mut())?;
+        Ok(out)
+    }
+
+    /// Processes `input` into `output`, which must have the same size and the format
+    /// [`Options::output_format`] gives for the input.
+    pub fn process_into(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<()> {
+        self.check_output(input, output)?;
+        let t0 = Instant::now();
+        let (variant, size) = self.session.preprocess(input)?;
+        let t1 = Instant::now();
+        let low = self.session.infer(variant, size)?;
+        let t2 = Instant::now();
+        self.timings.preprocess = t1 - t0;
+        self.timings.inference = t2 - t1;
+        self.finish(input, &low, output)
+    }
+
+    /// Like [`Pipeline::process_into`], with a mask given by the caller instead of the model
+    /// (any size: it is upsampled to the frame). For fixed-mask tests and external segmenters.
+    pub fn process_with_mask(&mut self, input: FrameRef<'_>, mask: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
+        self.check_output(input, output)?;
+        self.timings.preprocess = Duration::ZERO;
+        self.timings.inference = Duration::ZERO;
+        self.finish(input, mask, output)
+    }
+
+    fn check_output(&self, input: FrameRef<'_>, output: &FrameMut<'_>) -> Result<()> {
+        let (expected, actual) = (Dims(input.width(), input.height()), Dims(output.width(), output.height()));
+        if expected != actual {
+            return Err(Error::SizeMismatch { what: "output frame", expected, actual });
+        }
+        let format = self.options.output_format(input.format());
+        if output.format() != format {
+            return Err(Error::UnsupportedFormat { format: output.format(), context: "this mode's output" });
+        }
+        Ok(())
+    }
+
+    /// Upsample, blur and composite.
+    fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
+        let (w, h) = (input.width(), input.height());
+        let t0 = Instant::now();
+        if self.mask.width() != w || self.mask.height() != h {
+            self.mask = Mask::new(w, h);
+        }
+        low.resize_into(&mut self.mask, &mut self.tmp);
+        let t1 = Instant::now();
+        let mut t2 = t1;
+        match self.options.mode {
+            Mode::Blur => {
+                let radius = self.options.radius_for(w, h);
+                self.blurred.compute(input, &self.mask, self.options.blur, radius);
+                t2 = Instant::now();
+                composite::blend_blurred(input, &self.mask, &self.blurred, output);
+            }
+            Mode::Replace => {
+                self.fit_background(w, h)?;
+                let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
+                composite::blend_replaced(input, &self.mask, fitted, output);
+            }
+            Mode::Cutout => composite::cutout(input, &self.mask, output),
+            Mode::Mask => composite::write_mask(&self.mask, output),
+        }
+        let t3 = Instant::now();
+        self.timings.upsample = t1 - t0;
+        self.timings.blur = t2 - t1;
+        self.timings.composite = t3 - t2;
+        Ok(())
+    }
+
+    /// Fits the replacement background to `w × h` (centre crop) unless already done.
+    fn fit_background(&mut self, w: u32, h: u32) -> Result<()> {
+        let stale = self.fitted.as_ref().is_none_or(|(size, _)| *size != (w, h));
+        if stale {
+            let bg = self
+                .options
+                .background
+                .as_ref()
+                .ok_or_else(|| Error::InvalidOption("replace mode needs a background image".into()))?;
+            self.fitted = Some(((w, h), cover(bg.as_ref().as_ref(), w, h, &mut self.tmp)));
+        }
+        Ok(())
+    }
+}
+
+fn same_background(a: &Options, b: &Options) -> bool {
+    match (&a.background, &b.background) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Scales `bg` to cover `w × h` (keeping its aspect, cropping the excess equally on both sides).
+fn cover(bg: FrameRef<'_>, w: u32, h: u32, tmp: &mut Vec<f32>) -> Vec<[f32; 3]> {
+    let (bw, bh) = (bg.width() as f64, bg.height() as f64);
+    let scale = (w as f64 / bw).max(h as f64 / bh);
+    let crop_w = ((w as f64 / scale).round() as usize).clamp(1, bg.width() as usize);
+    let crop_h = ((h as f64 / scale).round() as usize).clamp(1, bg.height() as usize);
+    let x0 = (bg.width() as usize - crop_w) / 2;
+    let y0 = (bg.height() as usize - crop_h) / 2;
+    let bpp = bg.format().bytes_per_pixel();
+    let [ro, go, bo] = bg.format().rgb_offsets();
+    let get = |x: usize, y: usize| {
+        let row = bg.row((y0 + y) as u32);
+        let p = (x0 + x) * bpp;
+        [row[p + ro] as f32, row[p + go] as f32, row[p + bo] as f32]
+    };
+    let mut out = vec![0.0f32; w as usize * h as usize * 3];
+    resample::<3, _>(crop_w, crop_h, get, w as usize, h as usize, &mut out, tmp);
+    out.chunks_exact(3)
+        .map(|p| std::array::from_fn(|c| srgb_to_linear_exact((p[c] / 255.0).clamp(0.0, 1.0))))
+        .collect()
+}

@@ -1,0 +1,292 @@
+//! Person segmentation: ONNX models run with tract.
+//!
+//! A [`Segmenter`] is the immutable, shareable half: it holds the parsed model(s) and a cache of
+//! optimised tract plans, one per input size, compiled on first use (`into_optimized` →
+//! `into_runnable`) and shared by every stream through an `Arc`. A [`SegmenterSession`] is the
+//! per-stream half: tract's mutable state plus the preprocessing buffers, reused frame after
+//! frame. Cloning a `Segmenter` is cheap; give each thread or stream its own session.
+//!
+//! The default segmenter embeds MediaPipe's selfie segmentation models (square 256×256 and
+//! landscape 256×144, see `models/README.md`) and, like MediaPipe, picks the one whose aspect
+//! ratio is closest to the frame's: landscape for frames wider than 4:3. Preprocessing follows
+//! MediaPipe exactly: the whole frame is stretched to the model size (no letterbox) with an
+//! antialiased triangle filter, as RGB, then normalised as the [`ModelSpec`] says.
+
+mod spec;
+
+use std::sync::{Arc, Mutex};
+
+use tract_onnx::prelude::*;
+
+pub use spec::{InputSize, Layout, ModelSpec, Normalization, OutputKind};
+
+use crate::error::{Error, Result};
+use crate::frame::FrameRef;
+use crate::mask::Mask;
+use crate::resample::resample;
+
+/// The embedded square model (MediaPipe selfie segmentation, Apache-2.0).
+pub static SELFIE_SQUARE_ONNX: &[u8] = include_bytes!("../../models/selfie_segmentation.onnx");
+/// The embedded landscape model (MediaPipe selfie segmentation landscape, Apache-2.0).
+pub static SELFIE_LANDSCAPE_ONNX: &[u8] = include_bytes!("../../models/selfie_segmentation_landscape.onnx");
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// One model with its spec and the plans compiled for it so far.
+struct Variant {
+    spec: ModelSpec,
+    model: InferenceModel,
+    input_index: usize,
+    plans: Mutex<Vec<((u32, u32), Plan)>>,
+}
+
+impl Variant {
+    fn load(bytes: &[u8], spec: ModelSpec, origin: &str) -> Result<Self> {
+        spec.validate()?;
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| Error::model(format!("loading ONNX model {origin}"), e))?;
+        let outlets = model.input_outlets().map_err(|e| Error::model(format!("reading inputs of {origin}"), e))?;
+        let names: Vec<&str> = outlets.iter().map(|o| model.node(o.node).name.as_str()).collect();
+        let input_index = match &spec.input {
+            None if !names.is_empty() => 0,
+            None => return Err(Error::InvalidSpec(format!("model {origin} has no input"))),
+            Some(name) => names.iter().position(|n| n == name).ok_or_else(|| {
+                Error::InvalidSpec(format!("model {origin} has no input named {name:?} (inputs: {names:?})"))
+            })?,
+        };
+        if model.output_outlets().map_or(0, |o| o.len()) == 0 {
+            return Err(Error::InvalidSpec(format!("model {origin} has no output")));
+        }
+        Ok(Variant { spec, model, input_index, plans: Mutex::new(Vec::new()) })
+    }
+
+    /// The optimised plan for one input size, compiled on first use.
+    fn plan(&self, size: (u32, u32)) -> Result<Plan> {
+        let mut plans = self.plans.lock().unwrap_or_else(|poison| poison.into_inner());
+        if let Some((_, plan)) = plans.iter().find(|(s, _)| *s == size) {
+            return Ok(plan.clone());
+        }
+        let shape = input_shape(self.spec.layout, size);
+        let context = format!("preparing the model for a {}x{} input", size.0, size.1);
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(self.input_index, f32::fact(shape).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| Error::model(context, e))?;
+        plans.push((size, plan.clone()));
+        Ok(plan)
+    }
+
+    /// How far this model's aspect ratio is from a frame's (0 = same; dynamic sizes fit all).
+    fn aspect_distance(&self, width: u32, height: u32) -> f64 {
+        match self.spec.size {
+            InputSize::Fixed { width: mw, height: mh } => {
+                ((mw as f64 / mh as f64).ln() - (width as f64 / height as f64).ln()).abs()
+            }
+            InputSize::ShortSide { .. } => 0.0,
+        }
+    }
+}
+
+fn input_shape(layout: Layout, (w, h): (u32, u32)) -> [usize; 4] {
+    match layout {
+        Layout::Nhwc => [1, h as usize, w as usize, 3],
+        Layout::Nchw => [1, 3, h as usize, w as usize],
+    }
+}
+
+/// A loaded segmentation model (or a pair of them), shareable across threads.
+#[derive(Clone)]
+pub struct Segmenter {
+    variants: Arc<Vec<Variant>>,
+}
+
+impl std::fmt::Debug for Segmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.variants.iter().map(|v| &v.spec)).finish()
+    }
+}
+
+impl Segmenter {
+    /// The embedded MediaPipe selfie segmentation models (square and landscape).
+    pub fn new() -> Result<Self> {
+        let square = Variant::load(SELFIE_SQUARE_ONNX, ModelSpec::mediapipe_selfie(), "embedded selfie_segmentation")?;
+        let landscape = Variant::load(
+            SELFIE_LANDSCAPE_ONNX,
+            ModelSpec::mediapipe_selfie_landscape(),
+            "embedded selfie_segmentation_landscape",
+        )?;
+        Ok(Segmenter { variants: Arc::new(vec![square, landscape]) })
+    }
+
+    /// Loads an ONNX model from memory, described by `spec`.
+    pub fn from_onnx_bytes(bytes: &[u8], spec: ModelSpec) -> Result<Self> {
+        Self::load_checked(bytes, spec, "from memory")
+    }
+
+    /// Loads an ONNX model from a file, described by `spec`.
+    pub fn from_onnx_path(path: impl AsRef<std::path::Path>, spec: ModelSpec) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes =
+            std::fs::read(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        Self::load_checked(&bytes, spec, &path.display().to_string())
+    }
+
+    fn load_checked(bytes: &[u8], spec: ModelSpec, origin: &str) -> Result<Self> {
+        let variant = Variant::load(bytes, spec, origin)?;
+        // A fixed-size model can be compiled now, so a wrong spec fails here, not on frame one.
+        if let InputSize::Fixed { width, height } = variant.spec.size {
+            variant.plan((width, height))?;
+        }
+        Ok(Segmenter { variants: Arc::new(vec![variant]) })
+    }
+
+    /// The specs of the models this segmenter chooses from.
+    pub fn specs(&self) -> impl Iterator<Item = &ModelSpec> {
+        self.variants.iter().map(|v| &v.spec)
+    }
+
+    /// A per-stream session with its own inference state and buffers.
+    pub fn session(&self) -> SegmenterSession {
+        SegmenterSession { segmenter: self.clone(), states: Vec::new(), input: Vec::new(), tmp: Vec::new() }
+    }
+
+    /// Segments one frame with a throw-away session (use [`Segmenter::session`] for video).
+    pub fn segment(&self, frame: FrameRef<'_>) -> Result<Mask> {
+        self.session().segment(frame)
+    }
+
+    fn pick(&self, width: u32, height: u32) -> usize {
+        let mut best = 0;
+        for (i, v) in self.variants.iter().enumerate() {
+            if v.aspect_distance(width, height) < self.variants[best].aspect_distance(width, height) - 1e-9 {
+                best = i;
+            }
+        }
+        best
+    }
+}
+
+/// Per-stream segmentation state: tract's state for each plan used, plus scratch buffers.
+pub struct SegmenterSession {
+    segmenter: Segmenter,
+    states: Vec<(usize, (u32, u32), TypedSimpleState)>,
+    input: Vec<f32>,
+    tmp: Vec<f32>,
+}
+
+impl std::fmt::Debug for SegmenterSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmenterSession").field("segmenter", &self.segmenter).finish_non_exhaustive()
+    }
+}
+
+impl SegmenterSession {
+    /// The segmenter this session runs.
+    pub fn segmenter(&self) -> &Segmenter {
+        &self.segmenter
+    }
+
+    /// Preprocesses `frame` into the model's input tensor (the preprocess stage) and returns
+    /// which variant and input size it is for.
+    pub fn preprocess(&mut self, frame: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
+        let variant_index = self.segmenter.pick(frame.width(), frame.height());
+        let spec = &self.segmenter.variants[variant_index].spec;
+        let (mw, mh) = spec.size.for_frame(frame.width(), frame.height());
+        let (mw_u, mh_u) = (mw as usize, mh as usize);
+        let bpp = frame.format().bytes_per_pixel();
+        let [ro, go, bo] = frame.format().rgb_offsets();
+        let get = |x: usize, y: usize| {
+            let row = frame.row(y as u32);
+            let p = x * bpp;
+            [row[p + ro] as f32, row[p + go] as f32, row[p + bo] as f32]
+        };
+        self.input.resize(mw_u * mh_u * 3, 0.0);
+        resample::<3, _>(
+            frame.width() as usize,
+            frame.height() as usize,
+            get,
+            mw_u,
+            mh_u,
+            &mut self.input,
+            &mut self.tmp,
+        );
+        let norm = spec.normalization;
+        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * norm.std[c]));
+        let offset: [f32; 3] = std::array::from_fn(|c| -norm.mean[c] / norm.std[c]);
+        match spec.layout {
+            Layout::Nhwc => {
+                for px in self.input.chunks_exact_mut(3) {
+                    for c in 0..3 {
+                        px[c] = px[c] * scale[c] + offset[c];
+                    }
+                }
+            }
+            Layout::Nchw => {
+                // Interleaved → planar through the scratch buffer.
+                self.tmp.clear();
+                self.tmp.resize(self.input.len(), 0.0);
+                let plane = mw_u * mh_u;
+                for (i, px) in self.input.chunks_exact(3).enumerate() {
+                    for c in 0..3 {
+                        self.tmp[c * plane + i] = px[c] * scale[c] + offset[c];
+                    }
+                }
+                std::mem::swap(&mut self.input, &mut self.tmp);
+            }
+        }
+        Ok((variant_index, (mw, mh)))
+    }
+
+    /// Runs the model on the input prepared by [`SegmenterSession::preprocess`] (the inference
+    /// stage) and returns the mask at model resolution.
+    pub fn infer(&mut self, variant_index: usize, size: (u32, u32)) -> Result<Mask> {
+        let variant = &self.segmenter.variants[variant_index];
+        let state_index = match self.states.iter().position(|(v, s, _)| *v == variant_index && *s == size) {
+            Some(i) => i,
+            None => {
+                let plan = variant.plan(size)?;
+                let state = plan.spawn().map_err(|e| Error::model("creating inference state", e))?;
+                self.states.push((variant_index, size, state));
+                self.states.len() - 1
+            }
+        };
+        let shape = input_shape(variant.spec.layout, size);
+        let tensor = Tensor::from_shape(&shape, &self.input).map_err(|e| Error::model("building input tensor", e))?;
+        let outputs = self.states[state_index]
+            .2
+            .run(tvec!(tensor.into_tvalue()))
+            .map_err(|e| Error::model("running the model", e))?;
+        let output = outputs.first().ok_or_else(|| Error::model("reading the output", "the model returned nothing"))?;
+        let view = output.to_plain_array_view::<f32>().map_err(|e| Error::model("reading the output", e))?;
+        let (w, h) = size;
+        if view.len() != w as usize * h as usize {
+            return Err(Error::InvalidSpec(format!(
+                "model output has shape {:?}; expected one channel of {w}x{h}",
+                view.shape()
+            )));
+        }
+        let logit = variant.spec.output == OutputKind::Logit;
+        let data = view
+            .iter()
+            .map(|&v| {
+                let p = if logit { 1.0 / (1.0 + (-v).exp()) } else { v };
+                if p.is_nan() {
+                    0.0
+                } else {
+                    p.clamp(0.0, 1.0)
+                }
+            })
+            .collect();
+        Mask::from_vec(data, w, h)
+    }
+
+    /// Preprocess + inference: the person mask of `frame` at model resolution.
+    pub fn segment(&mut self, frame: FrameRef<'_>) -> Result<Mask> {
+        let (variant, size) = self.preprocess(frame)?;
+        self.infer(variant, size)
+    }
+}
