@@ -46,21 +46,20 @@ pub enum Error {
         message: String,
     },
     /// Reading a model file failed.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file that could not be read.
         path: String,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error (already part of the message).
+        error: std::io::Error,
     },
 }
 
 impl Error {
     /// Wraps a tract error with what we were doing when it happened.
-    pub(crate) fn model(context: impl Into<String>, err: impl fmt::Debug) -> Self {
-        // tract's `Debug` prints the whole anyhow cause chain, its `Display` only the top.
-        let message = format!("{err:?}").replace('\n', " ");
+    pub(crate) fn model(context: impl Into<String>, err: impl fmt::Display) -> Self {
+        // The alternate form of tract's (anyhow) errors prints the whole cause chain on one line.
+        let message = format!("{err:#}").replace('\n', " ");
         Error::Model { context: context.into(), message }
     }
 }

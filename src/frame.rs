@@ -347,7 +347,7 @@ mod tests {
         assert!(FrameRef::new(&data, u32::MAX, u32::MAX, usize::MAX, PixelFormat::Rgba8).is_err(), "overflow");
         assert!(Frame::from_vec(vec![0; 13], 2, 2, PixelFormat::Rgb8).is_err(), "length must be exact");
         assert!(Frame::new(u32::MAX, u32::MAX, PixelFormat::Rgba8).is_err(), "size overflows");
-        let err = FrameRef::new(&data, 2, 2, 7, PixelFormat::Rgb8).unwrap_err().to_string();
+        let err = FrameRef::new(&data, 2, 2, 7, PixelFormat::Rgb8).expect_err("too short").to_string();
         assert!(err.contains("13 bytes needed"), "{err}");
     }
 }

@@ -40,7 +40,7 @@ mod pipeline;
 mod resample;
 mod segment;
 
-pub use blur::BlurKind;
+pub use blur::{BlurKind, BlurredBackground};
 pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;

@@ -26,10 +26,7 @@ impl Mask {
     /// Wraps row-major values; the length must be `width × height`.
     pub fn from_vec(data: Vec<f32>, width: u32, height: u32) -> Result<Self> {
         if width == 0 || height == 0 || data.len() != width as usize * height as usize {
-            return Err(Error::InvalidFrame(format!(
-                "mask of {} values does not match {width}x{height}",
-                data.len()
-            )));
+            return Err(Error::InvalidFrame(format!("mask of {} values does not match {width}x{height}", data.len())));
         }
         Ok(Mask { width, height, data })
     }
@@ -64,7 +61,15 @@ impl Mask {
     pub fn resize_into(&self, out: &mut Mask, tmp: &mut Vec<f32>) {
         let (sw, dw) = (self.width as usize, out.width as usize);
         let src = &self.data;
-        resample::<1, _>(sw, self.height as usize, |x, y| [src[y * sw + x]], dw, out.height as usize, &mut out.data, tmp);
+        resample::<1, _>(
+            sw,
+            self.height as usize,
+            |x, y| [src[y * sw + x]],
+            dw,
+            out.height as usize,
+            &mut out.data,
+            tmp,
+        );
     }
 
     /// A resized copy.

@@ -147,6 +147,9 @@ impl StageTimings {
     }
 }
 
+/// A replacement background scaled to a frame size, in linear RGB.
+type FittedBackground = ((u32, u32), Vec<[f32; 3]>);
+
 /// One stream's portrait-mode pipeline.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -156,7 +159,7 @@ pub struct Pipeline {
     tmp: Vec<f32>,
     blurred: BlurredBackground,
     /// The replacement background fitted to the last frame size, in linear RGB.
-    fitted: Option<((u32, u32), Vec<[f32; 3]>)>,
+    fitted: Option<FittedBackground>,
     timings: StageTimings,
 }
 
@@ -314,7 +317,5 @@ fn cover(bg: FrameRef<'_>, w: u32, h: u32, tmp: &mut Vec<f32>) -> Vec<[f32; 3]> 
     };
     let mut out = vec![0.0f32; w as usize * h as usize * 3];
     resample::<3, _>(crop_w, crop_h, get, w as usize, h as usize, &mut out, tmp);
-    out.chunks_exact(3)
-        .map(|p| std::array::from_fn(|c| srgb_to_linear_exact((p[c] / 255.0).clamp(0.0, 1.0))))
-        .collect()
+    out.chunks_exact(3).map(|p| std::array::from_fn(|c| srgb_to_linear_exact((p[c] / 255.0).clamp(0.0, 1.0)))).collect()
 }

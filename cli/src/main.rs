@@ -1,1 +1,244 @@
-fn main() {}
+//! `bokeh` — portrait mode for photos from the command line.
+//!
+//! Flags become validated [`bokeh::Options`] once; inputs (files, folders, globs) become a list
+//! of jobs with their output paths decided up front, so clashes are found before any work. Jobs
+//! run in parallel, each worker with its own [`bokeh::Pipeline`] over one shared
+//! [`bokeh::Segmenter`]. A bad input is reported with its name and the reason and the batch goes
+//! on; every output is written to a temporary file in the target folder and renamed into place,
+//! so no half-written file is ever left behind and no input is ever touched.
+
+mod jobs;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use bokeh::{BlurKind, Frame, Mode, ModelSpec, Options, Pipeline, Segmenter};
+
+const AFTER_HELP: &str = "\
+Outputs: next to each input as NAME.bokeh.EXT (NAME.mask.png in mask mode), or DIR/NAME.EXT
+with --out-dir. The format follows the output's extension (jpg, png, webp); cut-outs need png
+or webp for their alpha channel. Inputs are never overwritten.
+
+Exit status: 0 all inputs processed, 1 some inputs failed (the others were written),
+2 usage error (bad flag, unusable model or background, no input).
+
+Examples:
+  bokeh photo.jpg                          portrait mode -> photo.bokeh.jpg
+  bokeh --strength 0.04 -o out.png a.jpg   stronger blur, chosen output
+  bokeh --mode mask --out-dir masks/ shots/*.jpg
+  bokeh --mode replace --background beach.jpg selfie.jpg";
+
+/// Portrait mode for photos: finds the people and blurs the background like a fast lens.
+#[derive(Debug, Parser)]
+#[command(name = "bokeh", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    /// Photos, folders (their jpg/png/webp files) or glob patterns.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+
+    /// Output file (only with a single input).
+    #[arg(short, long, value_name = "FILE", conflicts_with = "out_dir")]
+    output: Option<PathBuf>,
+
+    /// Folder for the outputs, created if missing; outputs are named DIR/NAME.EXT.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+
+    /// What to produce.
+    #[arg(short, long, value_enum, default_value_t = CliMode::Blur)]
+    mode: CliMode,
+
+    /// New background image for --mode replace (scaled to cover the photo).
+    #[arg(long, value_name = "IMAGE")]
+    background: Option<PathBuf>,
+
+    /// Blur radius as a fraction of the photo's diagonal (0 to 0.25).
+    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH)]
+    strength: f32,
+
+    /// Blur kernel: a lens-like disc or a softer Gaussian.
+    #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
+    blur: CliBlur,
+
+    /// An ONNX segmentation model to use instead of the embedded MediaPipe selfie model.
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+
+    /// How to run --model: a preset (mediapipe, mediapipe-landscape, modnet) and/or
+    /// key=value items, e.g. "modnet,short=512" or "layout=nchw,size=320x320,norm=unit".
+    #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
+    model_spec: String,
+
+    /// Output format for derived output names (default: the input's, or png where needed).
+    #[arg(long, value_enum)]
+    format: Option<output::Format>,
+
+    /// JPEG quality, 1 to 100.
+    #[arg(short, long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Print each file's size and stage timings.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CliMode {
+    /// The person sharp, the background blurred (portrait mode).
+    Blur,
+    /// The person over --background.
+    Replace,
+    /// The person alone, with transparency (png/webp).
+    Cutout,
+    /// The person mask as a grey image (white = person).
+    Mask,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CliBlur {
+    /// Circular aperture: highlights become discs.
+    Disc,
+    /// Gaussian: smooth, no highlight shapes.
+    Gaussian,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("bokeh: {}", one_line(&err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An error and its causes on one line, `outer: inner: innermost`, leaving out a cause whose
+/// text its parent already printed (the `image` crate's errors repeat their source).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        let text = text.trim();
+        if text.is_empty() || out.contains(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    out
+}
+
+/// Counts of a finished batch.
+struct Summary {
+    failed: usize,
+}
+
+fn options(cli: &Cli) -> Result<Options> {
+    let mode = match cli.mode {
+        CliMode::Blur => Mode::Blur,
+        CliMode::Replace => Mode::Replace,
+        CliMode::Cutout => Mode::Cutout,
+        CliMode::Mask => Mode::Mask,
+    };
+    let blur = match cli.blur {
+        CliBlur::Disc => BlurKind::Disc,
+        CliBlur::Gaussian => BlurKind::Gaussian,
+    };
+    let mut options = Options::default().with_mode(mode).with_blur(blur).with_strength(cli.strength);
+    match (&cli.background, mode) {
+        (Some(path), Mode::Replace) => {
+            let img = jobs::decode(path).with_context(|| format!("background {}", path.display()))?;
+            options = options.with_background(Frame::from_dynamic_image(img)?);
+        }
+        (Some(_), _) => bail!("--background is only used with --mode replace"),
+        (None, Mode::Replace) => bail!("--mode replace needs --background IMAGE"),
+        _ => {}
+    }
+    options.validate()?;
+    Ok(options)
+}
+
+fn segmenter(cli: &Cli) -> Result<Segmenter> {
+    match &cli.model {
+        None => Ok(Segmenter::new()?),
+        Some(path) => {
+            let spec: ModelSpec = cli.model_spec.parse().context("--model-spec")?;
+            Segmenter::from_onnx_path(path, spec).with_context(|| format!("model {}", path.display()))
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<Summary> {
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("starting worker threads")?;
+    }
+    let options = options(cli)?;
+    let plan = jobs::plan(cli, &options)?;
+    let segmenter = segmenter(cli)?;
+
+    let progress = if plan.jobs.len() + plan.errors.len() > 1 {
+        let bar = ProgressBar::new((plan.jobs.len() + plan.errors.len()) as u64);
+        let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = |line: String| progress.suspend(|| eprintln!("{line}"));
+    for err in &plan.errors {
+        report(format!("bokeh: {}", one_line(err)));
+        progress.inc(1);
+    }
+    let encode = output::Encoding { quality: cli.quality };
+    let results: Vec<bool> = plan
+        .jobs
+        .par_iter()
+        .map_init(
+            || Pipeline::new(&segmenter, options.clone()),
+            |pipeline, job| {
+                let result = match pipeline {
+                    Ok(pipeline) => jobs::process(job, pipeline, &encode),
+                    Err(e) => Err(anyhow::anyhow!("{e}")),
+                };
+                progress.inc(1);
+                match result {
+                    Ok(line) => {
+                        if cli.verbose {
+                            report(line);
+                        }
+                        true
+                    }
+                    Err(err) => {
+                        report(format!("bokeh: {}: {}", job.input.display(), one_line(&err)));
+                        false
+                    }
+                }
+            },
+        )
+        .collect();
+    progress.finish_and_clear();
+    let failed = plan.errors.len() + results.iter().filter(|ok| !**ok).count();
+    let done = results.len() - results.iter().filter(|ok| !**ok).count();
+    if failed > 0 || done > 1 {
+        eprintln!("bokeh: {done} written, {failed} failed");
+    }
+    Ok(Summary { failed })
+}

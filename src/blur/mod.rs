@@ -68,6 +68,7 @@ pub struct BlurredBackground {
     pub(crate) factor: usize,
     /// Linear RGB, row-major.
     pub(crate) rgb: Vec<[f32; 3]>,
+    /// Weighted linear RGB and weight, then their blurred sums.
     low: Vec<[f32; 4]>,
     tmp: Vec<[f32; 4]>,
     prefix: Vec<[f64; 4]>,
@@ -93,9 +94,24 @@ pub(crate) fn upsample_taps(low: usize, full: usize, factor: usize) -> impl Iter
 }
 
 impl BlurredBackground {
-    /// Blurs the background of `frame` (weighted by `1 − mask`, `mask` at frame size) with a
-    /// kernel of `radius` frame pixels, reusing this value's buffers.
-    pub(crate) fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, kind: BlurKind, radius: f32) {
+    /// An empty value; [`BlurredBackground::compute`] fills it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Linear RGB of the blurred background at reduced resolution, row-major, with its width,
+    /// height and reduction factor.
+    pub fn low_resolution(&self) -> (&[[f32; 3]], usize, usize, usize) {
+        (&self.rgb, self.width, self.height, self.factor)
+    }
+
+    /// Blurs the background of `frame` (weighted by `1 − mask`) with a kernel of `radius`
+    /// frame pixels, reusing this value's buffers.
+    ///
+    /// # Panics
+    /// If `mask` is not the frame's size ([`crate::Pipeline`] guarantees it).
+    pub fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, kind: BlurKind, radius: f32) {
+        assert_eq!((mask.width(), mask.height()), (frame.width(), frame.height()), "mask must match the frame");
         let factor = ((radius / MAX_LOW_RADIUS).ceil() as usize).max(1);
         self.downsample(frame, mask, factor);
         let low_radius = radius / factor as f32;

@@ -23,7 +23,8 @@ fn test_mask(w: u32, h: u32) -> Mask {
     let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
     for y in 0..h {
         for x in 0..w {
-            let d = (((x as f32 - cx) / (w as f32 / 5.0)).powi(2) + ((y as f32 - cy) / (h as f32 / 3.0)).powi(2)).sqrt();
+            let d =
+                (((x as f32 - cx) / (w as f32 / 5.0)).powi(2) + ((y as f32 - cy) / (h as f32 / 3.0)).powi(2)).sqrt();
             m.data_mut()[(y * w + x) as usize] = (1.5 - d).clamp(0.0, 1.0);
         }
     }

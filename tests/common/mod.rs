@@ -18,9 +18,7 @@ pub fn shared_dir() -> Option<PathBuf> {
     if dir.join("models").is_dir() && dir.join("testdata").is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "\n*** SKIPPED: ../shared (models, testdata) not found; set BOKEH_SHARED to run this test ***\n"
-        );
+        eprintln!("\n*** SKIPPED: ../shared (models, testdata) not found; set BOKEH_SHARED to run this test ***\n");
         None
     }
 }
@@ -38,10 +36,8 @@ pub fn read_npy_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
     assert!(header.contains("'fortran_order': False"), "{}: fortran order", path.display());
     let shape_text = header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).expect("shape");
     let shape: Vec<usize> = shape_text.split(',').filter_map(|s| s.trim().parse().ok()).collect();
-    let data: Vec<f32> = bytes[start + header_len..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let data: Vec<f32> =
+        bytes[start + header_len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     assert_eq!(data.len(), shape.iter().product::<usize>(), "{}: size", path.display());
     (shape, data)
 }
