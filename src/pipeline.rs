@@ -34,7 +34,7 @@ pub enum Mode {
     Mask,
 }
 
-/// Pipeline settings. `Default` gives portrait mode with a disc blur of 2% of the diagonal.
+/// Pipeline settings. `Default` gives portrait mode with a disc blur of 3% of the diagonal.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
@@ -55,8 +55,8 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The default blur strength: a radius of 2% of the frame's diagonal.
-    pub const DEFAULT_STRENGTH: f32 = 0.02;
+    /// The default blur strength: a radius of 3% of the frame's diagonal.
+    pub const DEFAULT_STRENGTH: f32 = 0.03;
     /// The largest accepted blur strength.
     pub const MAX_STRENGTH: f32 = 0.25;
 

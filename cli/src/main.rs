@@ -208,6 +208,7 @@ fn run(cli: &Cli) -> Result<Summary> {
         progress.inc(1);
     }
     let encode = output::Encoding { quality: cli.quality };
+    let single = plan.jobs.len() == 1 && plan.errors.is_empty();
     let results: Vec<bool> = plan
         .jobs
         .par_iter()
@@ -223,6 +224,8 @@ fn run(cli: &Cli) -> Result<Summary> {
                     Ok(line) => {
                         if cli.verbose {
                             report(line);
+                        } else if single {
+                            report(format!("{} -> {}", job.input.display(), job.output.display()));
                         }
                         true
                     }

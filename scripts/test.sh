@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: system packages, formatting, lints, tests.
+# Usage: bash scripts/test.sh   (as root, or with sudo available, where packages are missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the build and tests need; installed only where missing.
+packages=(build-essential pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+for component in rustfmt clippy; do
+    cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
+done
+
+if [ ! -d ../shared/testdata ] && [ -z "${BOKEH_SHARED:-}" ]; then
+    echo "*** ../shared is absent: the golden-model and photo-quality tests will be SKIPPED ***" >&2
+fi
+
+set -x
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
