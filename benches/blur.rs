@@ -34,9 +34,13 @@ fn blur(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("blur_{w}x{h}"));
     g.sample_size(20);
     let mut bg = BlurredBackground::new();
-    g.bench_function("disc_fast", |b| b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Disc, radius)));
+    g.bench_function("disc_fast", |b| {
+        b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Disc, radius).expect("blur"))
+    });
     g.bench_function("disc_reference", |b| b.iter(|| black_box(reference::disc_blur(frame.as_ref(), &mask, radius))));
-    g.bench_function("gaussian_fast", |b| b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Gaussian, radius)));
+    g.bench_function("gaussian_fast", |b| {
+        b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Gaussian, radius).expect("blur"))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("blur_fast");
@@ -45,7 +49,7 @@ fn blur(c: &mut Criterion) {
         let (frame, mask) = inputs(w, h);
         let radius = Options::DEFAULT_STRENGTH * (w as f32).hypot(h as f32);
         g.bench_function(BenchmarkId::new("disc", format!("{w}x{h}")), |b| {
-            b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Disc, radius))
+            b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Disc, radius).expect("blur"))
         });
     }
     g.finish();

@@ -125,11 +125,9 @@ impl<'a> FrameRef<'a> {
         self.format
     }
 
-    /// The pixels of row `y` (exactly `width × bytes_per_pixel` bytes).
-    ///
-    /// # Panics
-    /// If `y >= height`; callers inside the crate iterate over `0..height`.
-    pub fn row(&self, y: u32) -> &'a [u8] {
+    /// The pixels of row `y` (exactly `width × bytes_per_pixel` bytes); `y < height`, as every
+    /// caller iterates over `0..height` (out of range panics like slice indexing).
+    pub(crate) fn row(&self, y: u32) -> &'a [u8] {
         let start = y as usize * self.stride;
         &self.data[start..start + self.width as usize * self.format.bytes_per_pixel()]
     }

@@ -57,8 +57,13 @@ impl Mask {
     }
 
     /// Resizes (the mask upsampling stage) into `out`, which takes `out`'s size; values stay in
-    /// 0..1. `tmp` is scratch space reused between calls.
+    /// 0..1 (an empty source gives an all-background mask). `tmp` is scratch space reused
+    /// between calls.
     pub fn resize_into(&self, out: &mut Mask, tmp: &mut Vec<f32>) {
+        if self.data.is_empty() || out.data.is_empty() {
+            out.data.fill(0.0);
+            return;
+        }
         let (sw, dw) = (self.width as usize, out.width as usize);
         let src = &self.data;
         resample::<1, _>(

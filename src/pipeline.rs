@@ -228,6 +228,9 @@ impl Pipeline {
     /// (any size: it is upsampled to the frame). For fixed-mask tests and external segmenters.
     pub fn process_with_mask(&mut self, input: FrameRef<'_>, mask: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
         self.check_output(input, output)?;
+        if mask.data().is_empty() {
+            return Err(Error::InvalidFrame(format!("empty mask ({}x{})", mask.width(), mask.height())));
+        }
         self.timings.preprocess = Duration::ZERO;
         self.timings.inference = Duration::ZERO;
         self.finish(input, mask, output)
@@ -258,7 +261,7 @@ impl Pipeline {
         match self.options.mode {
             Mode::Blur => {
                 let radius = self.options.radius_for(w, h);
-                self.blurred.compute(input, &self.mask, self.options.blur, radius);
+                self.blurred.compute(input, &self.mask, self.options.blur, radius)?;
                 t2 = Instant::now();
                 composite::blend_blurred(input, &self.mask, &self.blurred, output);
             }

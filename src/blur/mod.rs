@@ -33,6 +33,7 @@ pub mod reference;
 use rayon::prelude::*;
 
 use crate::color::decode_lut;
+use crate::error::{Dims, Error, Result};
 use crate::frame::FrameRef;
 use crate::mask::Mask;
 
@@ -105,13 +106,16 @@ impl BlurredBackground {
         (&self.rgb, self.width, self.height, self.factor)
     }
 
-    /// Blurs the background of `frame` (weighted by `1 − mask`) with a kernel of `radius`
-    /// frame pixels, reusing this value's buffers.
-    ///
-    /// # Panics
-    /// If `mask` is not the frame's size ([`crate::Pipeline`] guarantees it).
-    pub fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, kind: BlurKind, radius: f32) {
-        assert_eq!((mask.width(), mask.height()), (frame.width(), frame.height()), "mask must match the frame");
+    /// Blurs the background of `frame` (weighted by `1 − mask`, which must have the frame's
+    /// size) with a kernel of `radius` frame pixels, reusing this value's buffers.
+    pub fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, kind: BlurKind, radius: f32) -> Result<()> {
+        let (expected, actual) = (Dims(frame.width(), frame.height()), Dims(mask.width(), mask.height()));
+        if expected != actual {
+            return Err(Error::SizeMismatch { what: "mask", expected, actual });
+        }
+        if !radius.is_finite() || radius < 0.0 {
+            return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
+        }
         let factor = ((radius / MAX_LOW_RADIUS).ceil() as usize).max(1);
         self.downsample(frame, mask, factor);
         let low_radius = radius / factor as f32;
@@ -125,6 +129,7 @@ impl BlurredBackground {
             let inv = if p[3] > 0.0 { 1.0 / p[3] } else { 0.0 };
             [p[0] * inv, p[1] * inv, p[2] * inv]
         }));
+        Ok(())
     }
 
     /// Box-averages `w·linear(c)` and `w` over `factor × factor` blocks into `self.low`.
@@ -181,26 +186,29 @@ impl BlurredBackground {
             }
         });
         let prefix = &self.prefix;
-        self.low.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-            let mut acc_row = vec![[0.0f64; 4]; w];
-            for (k, &half) in spans.iter().enumerate() {
-                let yy = y as isize + k as isize - reach;
-                if yy < 0 || yy >= h as isize {
-                    continue;
-                }
-                let p = &prefix[yy as usize * (w + 1)..(yy as usize + 1) * (w + 1)];
-                for (x, acc) in acc_row.iter_mut().enumerate() {
-                    let hi = &p[(x + half + 1).min(w)];
-                    let lo = &p[x.saturating_sub(half)];
-                    for c in 0..4 {
-                        acc[c] += hi[c] - lo[c];
+        self.low.par_chunks_mut(w).enumerate().for_each_init(
+            || vec![[0.0f64; 4]; w],
+            |acc_row, (y, out)| {
+                acc_row.fill([0.0; 4]);
+                for (k, &half) in spans.iter().enumerate() {
+                    let yy = y as isize + k as isize - reach;
+                    if yy < 0 || yy >= h as isize {
+                        continue;
+                    }
+                    let p = &prefix[yy as usize * (w + 1)..(yy as usize + 1) * (w + 1)];
+                    for (x, acc) in acc_row.iter_mut().enumerate() {
+                        let hi = &p[(x + half + 1).min(w)];
+                        let lo = &p[x.saturating_sub(half)];
+                        for c in 0..4 {
+                            acc[c] += hi[c] - lo[c];
+                        }
                     }
                 }
-            }
-            for (o, a) in out.iter_mut().zip(&acc_row) {
-                *o = [a[0] as f32, a[1] as f32, a[2] as f32, a[3] as f32];
-            }
-        });
+                for (o, a) in out.iter_mut().zip(acc_row.iter()) {
+                    *o = [a[0] as f32, a[1] as f32, a[2] as f32, a[3] as f32];
+                }
+            },
+        );
     }
 
     /// Separable Gaussian convolution of `self.low` in place.

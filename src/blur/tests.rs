@@ -43,7 +43,7 @@ fn upsampled(bg: &BlurredBackground, w: u32, h: u32) -> Vec<[f32; 3]> {
 
 fn fast(frame: &Frame, mask: &Mask, kind: BlurKind, radius: f32) -> Vec<[f32; 3]> {
     let mut bg = BlurredBackground::default();
-    bg.compute(frame.as_ref(), mask, kind, radius);
+    bg.compute(frame.as_ref(), mask, kind, radius).expect("sizes match");
     upsampled(&bg, frame.width(), frame.height())
 }
 
@@ -190,4 +190,13 @@ fn person_colour_does_not_bleed_into_the_background() {
             }
         }
     }
+}
+
+#[test]
+fn mismatched_mask_or_bad_radius_is_an_error() {
+    let frame = test_picture(16, 8);
+    let mut bg = BlurredBackground::new();
+    assert!(bg.compute(frame.as_ref(), &Mask::new(8, 16), BlurKind::Disc, 2.0).is_err());
+    assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), BlurKind::Disc, f32::NAN).is_err());
+    assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), BlurKind::Disc, -1.0).is_err());
 }
