@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Convert MediaPipe's selfie segmentation TFLite models to the ONNX files in models/.
 
-Reproduces models/selfie_segmentation.onnx and models/selfie_segmentation_landscape.onnx byte
-for byte from the PyPI package mediapipe==0.10.14 and checks every sha256 on the way: the
-wheel's .tflite files, then the ONNX files written. Run it through scripts/reproduce_models.sh,
+Reproduces models/selfie_segmentation{,_landscape}{,_nchw}.onnx byte for byte from the PyPI
+package mediapipe==0.10.14 and checks every sha256 on the way: the wheel's .tflite files, then
+the ONNX files written (three variants each: plain, `_tract` = resizes rewritten as depthwise
+deconvolutions, `_nchw` = `_tract` fed NCHW; see resize_as_deconv and nchw_io). Run it through scripts/reproduce_models.sh,
 which makes a virtual environment with the pinned converters (tflite==2.18.0, onnx==1.22.0).
 
 usage: convert_selfie.py WHEEL_OR_TFLITE_DIR OUT_DIR
@@ -38,6 +39,11 @@ TFLITE_SHA256 = {
 ONNX_SHA256 = {
     "selfie_segmentation.onnx": "7f04d478e2b6013ca1a02c4033f8cebe5a76f2e0129a33e2de016e5127106aba",
     "selfie_segmentation_landscape.onnx": "30de8d7536149aaa9709f5ec78e9185615410a957c6bc0df71a20b91432c6ed8",
+    "selfie_segmentation_tract.onnx": "6270050ba1960b133df3d57408a96cf54ffcd6528a8354f099d0f865e3c00a52",
+    "selfie_segmentation_landscape_tract.onnx": "5d4363285245e0b40e1df78e8bb1067c7acbed2d8e49e268580845a0286a7726",
+    "selfie_segmentation_landscape_nchw.onnx": "18cf9a4c26460b6d33c9eb49a77c75ba22a2f5d63688e4feeb92e38cd990a193",
+    # Ours (not in the shared set); pinned when it was first committed to models/.
+    "selfie_segmentation_nchw.onnx": "560de228f316edd222ae13413fe5975b5ebde5a7971c3b3dfff2a758533d445f",
 }
 WHEEL_DIR = "mediapipe/modules/selfie_segmentation/"
 
@@ -56,7 +62,8 @@ def same_pads(in_size, k, s, d=1):
 
 
 class Converter:
-    def __init__(self, buf):
+    def __init__(self, buf, opset=13):
+        self.opset = opset
         self.model = tflite.Model.GetRootAsModel(buf, 0)
         self.g = self.model.Subgraphs(0)
         self.counter = 0
@@ -135,6 +142,8 @@ class Converter:
                 self.conv(op, depthwise=False)
             elif kind == "DEPTHWISE_CONV_2D":
                 self.conv(op, depthwise=True)
+            elif kind == "HARD_SWISH" and self.opset >= 14:
+                self.nodes.append(helper.make_node("HardSwish", [t[0]], [o]))
             elif kind == "HARD_SWISH":
                 h = self.fresh("hsig")
                 self.nodes.append(helper.make_node("HardSigmoid", [t[0]], [h], alpha=1.0 / 6.0, beta=0.5))
@@ -180,11 +189,68 @@ class Converter:
             [helper.make_tensor_value_info("mask", TensorProto.FLOAT, self.shape(outp))],
             initializer=self.inits)
         model = helper.make_model(graph, producer_name="tflite_selfie_to_onnx.py",
-                                  opset_imports=[helper.make_opsetid("", 13)])
+                                  opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 8
         model.doc_string = doc
-        onnx.checker.check_model(model)
-        return model.SerializeToString()
+        return model
+
+
+def resize_as_deconv(model):
+    """The `_tract` variant: every 2x half-pixel bilinear Resize becomes Pad(edge, 1) and a
+    depthwise ConvTranspose (kernel outer([.25,.75,.75,.25]), stride 2, pads 3), which is the
+    same function (tract runs Resize slowly). New initializers go at the end."""
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    channels = {}  # tensor name -> channel count, from the Conv weights producing it
+    for n in g.node:
+        if n.op_type == "Conv":
+            channels[n.output[0]] = inits[n.input[1]].dims[0]
+        elif n.op_type in ("Relu", "HardSwish", "Sigmoid") or (n.op_type in ("Add", "Mul") and n.input[0] in channels):
+            channels[n.output[0]] = channels.get(n.input[0])
+    k1 = np.array([0.25, 0.75, 0.75, 0.25], dtype=np.float32)
+    kernel = np.outer(k1, k1)
+    nodes, extra = [], []
+    for n in g.node:
+        if n.op_type != "Resize":
+            nodes.append(n)
+            continue
+        x, out = n.input[0], n.output[0]
+        scales = onnx.numpy_helper.to_array(inits[n.input[2]])
+        assert scales.tolist() == [1, 1, 2, 2], scales
+        g.initializer.remove(inits[n.input[2]])
+        c = channels[x]
+        pads, padded, w = f"{out}_rz_pads", f"{out}_rz_padded", f"{out}_rz_w"
+        extra.append(numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64), pads))
+        extra.append(numpy_helper.from_array(np.tile(kernel, (c, 1, 1, 1)).reshape(c, 1, 4, 4), w))
+        nodes.append(helper.make_node("Pad", [x, pads], [padded], mode="edge"))
+        nodes.append(helper.make_node("ConvTranspose", [padded, w], [out], group=c, kernel_shape=[4, 4],
+                                      pads=[3, 3, 3, 3], strides=[2, 2]))
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(extra)
+    return model
+
+
+def nchw_io(model):
+    """The `_nchw` variant: the input is fed NCHW (the leading Transpose goes) and the trailing
+    one-channel Transpose becomes a free Reshape."""
+    g = model.graph
+    first, last = g.node[0], g.node[-1]
+    assert first.op_type == "Transpose" and last.op_type == "Transpose"
+    inner_in, inner_out = first.output[0], last.input[0]
+    n, h, w, c = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
+    out_dims = [d.dim_value for d in g.output[0].type.tensor_type.shape.dim]
+    nodes = list(g.node)[1:-1]
+    for node in nodes:
+        for i, name in enumerate(node.input):
+            if name == inner_in:
+                node.input[i] = "input"
+    nodes.append(helper.make_node("Reshape", [inner_out, "mask_shape"], ["mask"]))
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.append(numpy_helper.from_array(np.array(out_dims, dtype=np.int64), "mask_shape"))
+    g.input[0].CopyFrom(helper.make_tensor_value_info("input", TensorProto.FLOAT, [n, c, h, w]))
+    return model
 
 
 def read_tflite(src, name):
@@ -200,8 +266,8 @@ def main():
     src, out_dir = sys.argv[1], sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     ok = True
-    for tfl, onnx_name in [("selfie_segmentation.tflite", "selfie_segmentation.onnx"),
-                           ("selfie_segmentation_landscape.tflite", "selfie_segmentation_landscape.onnx")]:
+    for base in ["selfie_segmentation", "selfie_segmentation_landscape"]:
+        tfl = base + ".tflite"
         buf = read_tflite(src, tfl)
         got = sha256(buf)
         if got != TFLITE_SHA256[tfl]:
@@ -209,14 +275,22 @@ def main():
         print(f"{tfl}: sha256 ok ({len(buf)} bytes)")
         doc = (f"Converted from MediaPipe {tfl} (Apache-2.0). input: NHWC RGB float32 in [0,1]; "
                "output: NHWC person probability.")
-        data = Converter(buf).convert(onnx_name, doc)
-        path = os.path.join(out_dir, onnx_name)
-        with open(path, "wb") as f:
-            f.write(data)
-        got = sha256(data)
-        match = got == ONNX_SHA256[onnx_name]
-        ok &= match
-        print(f"{path}: sha256 {got} {'matches' if match else 'DIFFERS from ' + ONNX_SHA256[onnx_name]}")
+        variants = {
+            base + ".onnx": Converter(buf).convert(base, doc),
+            base + "_tract.onnx": resize_as_deconv(Converter(buf, opset=14).convert(base, doc)),
+            base + "_nchw.onnx": nchw_io(resize_as_deconv(Converter(buf, opset=14).convert(base, doc))),
+        }
+        for onnx_name, model in variants.items():
+            onnx.checker.check_model(model)
+            data = model.SerializeToString()
+            path = os.path.join(out_dir, onnx_name)
+            with open(path, "wb") as f:
+                f.write(data)
+            got = sha256(data)
+            want = ONNX_SHA256.get(onnx_name)
+            verdict = "(no published sha256)" if want is None else "matches" if got == want else "DIFFERS from " + want
+            ok &= want is None or got == want
+            print(f"{path}: sha256 {got} {verdict}")
     sys.exit(0 if ok else 1)
 
 

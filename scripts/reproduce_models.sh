@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuilds models/selfie_segmentation{,_landscape}.onnx from PyPI's mediapipe==0.10.14 and checks
+# Rebuilds models/selfie_segmentation{,_landscape}{,_nchw}.onnx from PyPI's mediapipe==0.10.14 and checks
 # that they are byte-identical to the committed files (sha256 of the .tflite sources and of the
 # .onnx results are checked by convert_selfie.py). Needs python3 with venv and the package index;
 # it is not part of the test suite. Usage: bash scripts/reproduce_models.sh
@@ -15,7 +15,7 @@ python3 -m venv "$work/venv"
 wheel=$(ls "$work"/wheel/mediapipe-0.10.14-*.whl)
 
 "$work/venv/bin/python" scripts/convert_selfie.py "$wheel" "$work/onnx"
-for f in selfie_segmentation.onnx selfie_segmentation_landscape.onnx; do
+for f in selfie_segmentation{,_landscape}{,_nchw}.onnx; do
     cmp "$work/onnx/$f" "models/$f"
 done
 unzip -p "$wheel" mediapipe-0.10.14.dist-info/LICENSE | cmp - models/LICENSE.mediapipe-Apache-2.0.txt

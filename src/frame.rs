@@ -125,6 +125,20 @@ impl<'a> FrameRef<'a> {
         self.format
     }
 
+    /// The `width × height` rectangle at `(x, y)`, clamped to this frame (at least 1×1).
+    pub(crate) fn crop(&self, x: u32, y: u32, width: u32, height: u32) -> FrameRef<'a> {
+        let x = x.min(self.width - 1);
+        let y = y.min(self.height - 1);
+        let start = y as usize * self.stride + x as usize * self.format.bytes_per_pixel();
+        FrameRef {
+            data: &self.data[start..],
+            width: width.clamp(1, self.width - x),
+            height: height.clamp(1, self.height - y),
+            stride: self.stride,
+            format: self.format,
+        }
+    }
+
     /// The pixels of row `y` (exactly `width × bytes_per_pixel` bytes); `y < height`, as every
     /// caller iterates over `0..height` (out of range panics like slice indexing).
     pub(crate) fn row(&self, y: u32) -> &'a [u8] {

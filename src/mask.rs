@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, PixelFormat};
-use crate::resample::resample;
+use crate::resample::resample_f32;
 
 /// A soft mask: one `f32` per pixel, 0 = background, 1 = person, row-major without padding.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,17 +64,8 @@ impl Mask {
             out.data.fill(0.0);
             return;
         }
-        let (sw, dw) = (self.width as usize, out.width as usize);
-        let src = &self.data;
-        resample::<1, _>(
-            sw,
-            self.height as usize,
-            |x, y| [src[y * sw + x]],
-            dw,
-            out.height as usize,
-            &mut out.data,
-            tmp,
-        );
+        let (src, dst) = ((self.width as usize, self.height as usize), (out.width as usize, out.height as usize));
+        resample_f32::<1>(&self.data, src, &mut out.data, dst, tmp);
     }
 
     /// A resized copy.

@@ -15,7 +15,7 @@ use crate::composite;
 use crate::error::{Dims, Error, Result};
 use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
-use crate::resample::resample;
+use crate::resample::resample_frame;
 use crate::segment::{Segmenter, SegmenterSession};
 
 /// What the pipeline produces.
@@ -311,14 +311,8 @@ fn cover(bg: FrameRef<'_>, w: u32, h: u32, tmp: &mut Vec<f32>) -> Vec<[f32; 3]> 
     let crop_h = ((h as f64 / scale).round() as usize).clamp(1, bg.height() as usize);
     let x0 = (bg.width() as usize - crop_w) / 2;
     let y0 = (bg.height() as usize - crop_h) / 2;
-    let bpp = bg.format().bytes_per_pixel();
-    let [ro, go, bo] = bg.format().rgb_offsets();
-    let get = |x: usize, y: usize| {
-        let row = bg.row((y0 + y) as u32);
-        let p = (x0 + x) * bpp;
-        [row[p + ro] as f32, row[p + go] as f32, row[p + bo] as f32]
-    };
+    let crop = bg.crop(x0 as u32, y0 as u32, crop_w as u32, crop_h as u32);
     let mut out = vec![0.0f32; w as usize * h as usize * 3];
-    resample::<3, _>(crop_w, crop_h, get, w as usize, h as usize, &mut out, tmp);
+    resample_frame(crop, &mut out, (w as usize, h as usize), tmp);
     out.chunks_exact(3).map(|p| std::array::from_fn(|c| srgb_to_linear_exact((p[c] / 255.0).clamp(0.0, 1.0)))).collect()
 }

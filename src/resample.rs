@@ -7,11 +7,13 @@
 //! OpenCV's `INTER_AREA` in spirit), and when enlarging it is exactly bilinear interpolation.
 //! At the borders the taps that fall outside are dropped and the rest renormalised.
 //!
-//! Work is split in two passes, horizontal then vertical, each parallel over rows. The source is
-//! read through a closure so frames in any pixel format feed the first pass without being
-//! converted to floats first.
+//! Work is split in two separable passes, each parallel over rows: horizontal first for float
+//! planes being enlarged ([`resample_f32`]), vertical first for 8-bit frames being shrunk
+//! ([`resample_frame`]), so the pass over the large image is the cheap, vectorisable one.
 
 use rayon::prelude::*;
+
+use crate::frame::FrameRef;
 
 /// Filter taps for one axis: for output index `o`, the source indices
 /// `starts[o] .. starts[o] + taps` weighted by `weights[o * taps ..][.. taps]` (zero-padded).
@@ -50,7 +52,22 @@ impl Weights {
             }
             starts.push(start);
         }
-        Weights { taps, starts, weights }
+        Self::trimmed(taps, starts, weights)
+    }
+
+    /// Drops the columns of taps that are zero for every output (enlarging needs two of the
+    /// four taps reserved), so the inner loops do no useless work.
+    fn trimmed(taps: usize, mut starts: Vec<usize>, weights: Vec<f32>) -> Self {
+        let rows = || weights.chunks_exact(taps);
+        let lead = rows().map(|r| r.iter().position(|&w| w != 0.0).unwrap_or(taps)).min().unwrap_or(0);
+        let used = rows().map(|r| r.iter().rposition(|&w| w != 0.0).map_or(0, |i| i + 1)).max().unwrap_or(taps);
+        if lead == 0 && used == taps || used <= lead {
+            return Weights { taps, starts, weights };
+        }
+        let new_taps = used - lead;
+        let weights = rows().flat_map(|r| r[lead..used].iter().copied()).collect();
+        starts.iter_mut().for_each(|s| *s += lead);
+        Weights { taps: new_taps, starts, weights }
     }
 
     fn row(&self, o: usize) -> (usize, &[f32]) {
@@ -58,56 +75,91 @@ impl Weights {
     }
 }
 
-/// Resamples a `src_w × src_h` image of `C`-channel pixels, read through `get(x, y)`, into
-/// `dst` (`dst_w × dst_h × C` floats, interleaved). `tmp` is scratch space reused across calls.
-pub(crate) fn resample<const C: usize, G>(
-    src_w: usize,
-    src_h: usize,
-    get: G,
-    dst_w: usize,
-    dst_h: usize,
+/// Resamples a `src_w × src_h` image of interleaved `C`-channel floats into `dst`
+/// (`dst_w × dst_h × C`). Horizontal pass first, which is the cheaper order when enlarging
+/// (the mask upsampling stage). `tmp` is scratch space reused across calls.
+pub(crate) fn resample_f32<const C: usize>(
+    src: &[f32],
+    (src_w, src_h): (usize, usize),
     dst: &mut [f32],
+    (dst_w, dst_h): (usize, usize),
     tmp: &mut Vec<f32>,
-) where
-    G: Fn(usize, usize) -> [f32; C] + Sync,
-{
+) {
+    debug_assert_eq!(src.len(), src_w * src_h * C);
     debug_assert_eq!(dst.len(), dst_w * dst_h * C);
     let wx = Weights::triangle(src_w, dst_w);
     let wy = Weights::triangle(src_h, dst_h);
-    // Only the source rows some output row reads need the horizontal pass.
-    let first_row = wy.starts.first().copied().unwrap_or(0);
-    let last_row = wy.starts.last().map_or(0, |s| (s + wy.taps).min(src_h));
     tmp.clear();
-    tmp.resize((last_row - first_row) * dst_w * C, 0.0);
-    tmp.par_chunks_mut(dst_w * C).enumerate().for_each(|(r, out)| {
-        let y = first_row + r;
+    tmp.resize(src_h * dst_w * C, 0.0);
+    tmp.par_chunks_mut(dst_w * C).zip(src.par_chunks(src_w * C)).for_each(|(out, row)| {
         for (x, px) in out.chunks_exact_mut(C).enumerate() {
             let (start, w) = wx.row(x);
             let mut acc = [0.0f32; C];
             for (k, &wk) in w.iter().enumerate() {
-                if wk != 0.0 {
-                    let v = get(start + k, y);
-                    for c in 0..C {
-                        acc[c] += wk * v[c];
-                    }
+                let s = &row[(start + k) * C..(start + k + 1) * C];
+                for c in 0..C {
+                    acc[c] += wk * s[c];
                 }
             }
             px.copy_from_slice(&acc);
         }
     });
-    let row_len = dst_w * C;
-    let tmp = &*tmp;
+    vertical(tmp, dst_w * C, &wy, 0, dst);
+}
+
+/// `dst` row `y` = Σ_k `wy[y][k]` · `src` row `start + k − first_row` (rows of `row_len`).
+fn vertical(src: &[f32], row_len: usize, wy: &Weights, first_row: usize, dst: &mut [f32]) {
     dst.par_chunks_mut(row_len).enumerate().for_each(|(y, out)| {
         let (start, w) = wy.row(y);
         out.fill(0.0);
         for (k, &wk) in w.iter().enumerate() {
             if wk != 0.0 {
                 let r = start + k - first_row;
-                let src = &tmp[r * row_len..(r + 1) * row_len];
-                for (o, s) in out.iter_mut().zip(src) {
+                for (o, s) in out.iter_mut().zip(&src[r * row_len..(r + 1) * row_len]) {
                     *o += wk * s;
                 }
             }
+        }
+    });
+}
+
+/// Resamples an 8-bit frame to `dst_w × dst_h` RGB floats (0..255, interleaved) in `dst`.
+///
+/// Vertical pass first, over the raw bytes of whole rows (every channel, whatever the format,
+/// in loops the compiler vectorises), then a horizontal pass that picks red, green and blue.
+/// Shrinking — the preprocessing case — thus touches each source byte once in the cheap pass.
+pub(crate) fn resample_frame(frame: FrameRef<'_>, dst: &mut [f32], (dst_w, dst_h): (usize, usize), tmp: &mut Vec<f32>) {
+    let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
+    debug_assert_eq!(dst.len(), dst_w * dst_h * 3);
+    let bpp = frame.format().bytes_per_pixel();
+    let offsets = frame.format().rgb_offsets();
+    let row_len = src_w * bpp;
+    let wx = Weights::triangle(src_w, dst_w);
+    let wy = Weights::triangle(src_h, dst_h);
+    tmp.clear();
+    tmp.resize(dst_h * row_len, 0.0);
+    tmp.par_chunks_mut(row_len).enumerate().for_each(|(y, out)| {
+        let (start, w) = wy.row(y);
+        for (k, &wk) in w.iter().enumerate() {
+            if wk != 0.0 {
+                for (o, &s) in out.iter_mut().zip(frame.row((start + k) as u32)) {
+                    *o += wk * s as f32;
+                }
+            }
+        }
+    });
+    let tmp = &*tmp;
+    dst.par_chunks_mut(dst_w * 3).zip(tmp.par_chunks(row_len)).for_each(|(out, row)| {
+        for (x, px) in out.chunks_exact_mut(3).enumerate() {
+            let (start, w) = wx.row(x);
+            let mut acc = [0.0f32; 3];
+            for (k, &wk) in w.iter().enumerate() {
+                let p = (start + k) * bpp;
+                for c in 0..3 {
+                    acc[c] += wk * row[p + offsets[c]];
+                }
+            }
+            px.copy_from_slice(&acc);
         }
     });
 }
@@ -118,8 +170,7 @@ mod tests {
 
     fn run(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
         let mut dst = vec![0.0; dw * dh];
-        let mut tmp = Vec::new();
-        resample::<1, _>(sw, sh, |x, y| [src[y * sw + x]], dw, dh, &mut dst, &mut tmp);
+        resample_f32::<1>(src, (sw, sh), &mut dst, (dw, dh), &mut Vec::new());
         dst
     }
 
@@ -162,6 +213,37 @@ mod tests {
         let out = run(&src, 64, 64, 16, 16);
         for v in out {
             assert!((v - 0.5).abs() < 0.02, "{v}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+    use crate::frame::{Frame, PixelFormat};
+
+    #[test]
+    fn frame_path_matches_float_path_for_every_format() {
+        let (w, h) = (37usize, 23usize);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let floats: Vec<f32> = rgb.iter().map(|&v| v as f32).collect();
+        for (dw, dh) in [(8, 5), (37, 23), (50, 31)] {
+            let mut expected = vec![0.0; dw * dh * 3];
+            resample_f32::<3>(&floats, (w, h), &mut expected, (dw, dh), &mut Vec::new());
+            for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8] {
+                let bpp = format.bytes_per_pixel();
+                let mut data = vec![9u8; w * h * bpp];
+                for (i, px) in rgb.chunks_exact(3).enumerate() {
+                    for (c, &off) in format.rgb_offsets().iter().enumerate() {
+                        data[i * bpp + off] = px[c];
+                    }
+                }
+                let frame = Frame::from_vec(data, w as u32, h as u32, format).expect("frame");
+                let mut got = vec![0.0; dw * dh * 3];
+                resample_frame(frame.as_ref(), &mut got, (dw, dh), &mut Vec::new());
+                let max = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                assert!(max < 1e-3, "{format:?} {dw}x{dh}: {max}");
+            }
         }
     }
 }

@@ -10,10 +10,34 @@ use bokeh::{FrameRef, InputSize, ModelSpec, PixelFormat, Segmenter};
 const GOLDEN_TOLERANCE: f32 = 1e-3;
 
 #[test]
-fn embedded_model_matches_mediapipe_outputs() {
+fn embedded_models_match_mediapipe_outputs() {
     let Some(shared) = common::shared_dir() else { return };
+    check_golden(&shared, &Segmenter::new().expect("embedded model loads"), "embedded");
+}
+
+#[test]
+fn committed_plain_models_match_mediapipe_outputs() {
+    let Some(shared) = common::shared_dir() else { return };
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    for (file, spec) in [
+        ("selfie_segmentation.onnx", ModelSpec::mediapipe_selfie()),
+        ("selfie_segmentation_landscape.onnx", ModelSpec::mediapipe_selfie_landscape()),
+    ] {
+        let segmenter = Segmenter::from_onnx_path(models.join(file), spec).expect("model loads");
+        check_golden(&shared, &segmenter, file);
+    }
+}
+
+/// Runs `segmenter` on every reference input its model size fits and compares with MediaPipe.
+fn check_golden(shared: &std::path::Path, segmenter: &Segmenter, label: &str) {
     let reference = shared.join("models/reference");
-    let segmenter = Segmenter::new().expect("embedded model loads");
+    let fixed: Vec<(u32, u32)> = segmenter
+        .specs()
+        .filter_map(|s| match s.size {
+            InputSize::Fixed { width, height } => Some((width, height)),
+            _ => None,
+        })
+        .collect();
     let mut session = segmenter.session();
     let mut checked = 0;
     let mut entries: Vec<_> = std::fs::read_dir(&reference).expect("reference dir").flatten().collect();
@@ -24,17 +48,20 @@ fn embedded_model_matches_mediapipe_outputs() {
         let Some(stem) = name.strip_suffix(".png") else { continue };
         let model = if stem.ends_with("x144") { "selfie_segmentation_landscape" } else { "selfie_segmentation" };
         let img = image::open(&path).expect("reference png").into_rgb8();
+        if !fixed.contains(&img.dimensions()) {
+            continue;
+        }
         let frame = FrameRef::from_rgb_image(&img).expect("frame");
         let mask = session.segment(frame).expect("segment");
         assert_eq!((mask.width(), mask.height()), img.dimensions(), "{name}: the model of the frame's shape runs");
         let (shape, expected) = common::read_npy_f32(&reference.join(format!("{stem}.{model}.mediapipe.npy")));
         assert_eq!(shape, vec![img.height() as usize, img.width() as usize]);
         let max = mask.data().iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        eprintln!("{name}: max |tract - mediapipe| = {max:.2e}");
-        assert!(max <= GOLDEN_TOLERANCE, "{name}: max difference {max} > {GOLDEN_TOLERANCE}");
+        eprintln!("{label} {name}: max |tract - mediapipe| = {max:.2e}");
+        assert!(max <= GOLDEN_TOLERANCE, "{label} {name}: max difference {max} > {GOLDEN_TOLERANCE}");
         checked += 1;
     }
-    assert_eq!(checked, 8, "all golden inputs were checked");
+    assert_eq!(checked, 4 * fixed.len(), "{label}: all golden inputs of its sizes were checked");
 }
 
 #[test]
@@ -66,8 +93,9 @@ fn wrong_model_files_and_specs_are_clear_errors() {
     let spec: ModelSpec = "mediapipe,input=image".parse().expect("spec");
     let err = Segmenter::from_onnx_bytes(bokeh::SELFIE_SQUARE_ONNX, spec).expect_err("no such input");
     assert!(err.to_string().contains("no input named \"image\""), "{err}");
-    // The right model with the wrong layout fails when the plan is built, naming the size.
-    let spec: ModelSpec = "mediapipe,layout=nchw".parse().expect("spec");
+    // The right model with the wrong layout (the embedded file is NCHW) fails when the plan is
+    // built, naming the size.
+    let spec: ModelSpec = "mediapipe,layout=nhwc".parse().expect("spec");
     let err = Segmenter::from_onnx_bytes(bokeh::SELFIE_SQUARE_ONNX, spec).expect_err("wrong layout");
     assert!(err.to_string().contains("256x256"), "{err}");
 }

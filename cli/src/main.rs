@@ -7,6 +7,7 @@
 //! on; every output is written to a temporary file in the target folder and renamed into place,
 //! so no half-written file is ever left behind and no input is ever touched.
 
+mod bench;
 mod jobs;
 mod output;
 
@@ -32,12 +33,23 @@ Examples:
   bokeh photo.jpg                          portrait mode -> photo.bokeh.jpg
   bokeh --strength 0.04 -o out.png a.jpg   stronger blur, chosen output
   bokeh --mode mask --out-dir masks/ shots/*.jpg
-  bokeh --mode replace --background beach.jpg selfie.jpg";
+  bokeh --mode replace --background beach.jpg selfie.jpg
+  bokeh bench --size 1920x1080             per-stage timings (median ms)";
 
 /// Portrait mode for photos: finds the people and blurs the background like a fast lens.
 #[derive(Debug, Parser)]
-#[command(name = "bokeh", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "bokeh",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Photos, folders (their jpg/png/webp files) or glob patterns.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
@@ -84,12 +96,18 @@ struct Cli {
     quality: u8,
 
     /// Worker threads (default: one per core).
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", global = true)]
     threads: Option<usize>,
 
     /// Print each file's size and stage timings.
     #[arg(short, long)]
     verbose: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Time each stage and the whole pipeline on real frames (median milliseconds).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,6 +132,15 @@ enum CliBlur {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Bench(args)) = &cli.command {
+        return match threads(&cli).and_then(|_| bench::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bokeh: {}", one_line(&err));
+                ExitCode::from(2)
+            }
+        };
+    }
     match run(&cli) {
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
@@ -154,10 +181,7 @@ fn options(cli: &Cli) -> Result<Options> {
         CliMode::Cutout => Mode::Cutout,
         CliMode::Mask => Mode::Mask,
     };
-    let blur = match cli.blur {
-        CliBlur::Disc => BlurKind::Disc,
-        CliBlur::Gaussian => BlurKind::Gaussian,
-    };
+    let blur = blur_kind(cli.blur);
     let mut options = Options::default().with_mode(mode).with_blur(blur).with_strength(cli.strength);
     match (&cli.background, mode) {
         (Some(path), Mode::Replace) => {
@@ -172,6 +196,24 @@ fn options(cli: &Cli) -> Result<Options> {
     Ok(options)
 }
 
+fn blur_kind(blur: CliBlur) -> BlurKind {
+    match blur {
+        CliBlur::Disc => BlurKind::Disc,
+        CliBlur::Gaussian => BlurKind::Gaussian,
+    }
+}
+
+/// Sizes rayon's global pool from `--threads`.
+fn threads(cli: &Cli) -> Result<()> {
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("starting worker threads")?;
+    }
+    Ok(())
+}
+
 fn segmenter(cli: &Cli) -> Result<Segmenter> {
     match &cli.model {
         None => Ok(Segmenter::new()?),
@@ -183,12 +225,7 @@ fn segmenter(cli: &Cli) -> Result<Segmenter> {
 }
 
 fn run(cli: &Cli) -> Result<Summary> {
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("starting worker threads")?;
-    }
+    threads(cli)?;
     let options = options(cli)?;
     let plan = jobs::plan(cli, &options)?;
     let segmenter = segmenter(cli)?;

@@ -150,13 +150,15 @@ impl BlurredBackground {
             for y in ly * factor..y_end {
                 let row = frame.row(y as u32);
                 let mrow = &m[y * fw..(y + 1) * fw];
-                for (x, (px, &mv)) in row.chunks_exact(bpp).zip(mrow).enumerate() {
-                    let w = (1.0 - mv).max(PERSON_WEIGHT);
-                    let acc = &mut out[x / factor];
-                    acc[0] += w * lut[px[ro] as usize];
-                    acc[1] += w * lut[px[go] as usize];
-                    acc[2] += w * lut[px[bo] as usize];
-                    acc[3] += w;
+                let blocks = row.chunks(factor * bpp).zip(mrow.chunks(factor));
+                for (acc, (pixels, weights)) in out.iter_mut().zip(blocks) {
+                    for (px, &mv) in pixels.chunks_exact(bpp).zip(weights) {
+                        let w = (1.0 - mv).max(PERSON_WEIGHT);
+                        acc[0] += w * lut[px[ro] as usize];
+                        acc[1] += w * lut[px[go] as usize];
+                        acc[2] += w * lut[px[bo] as usize];
+                        acc[3] += w;
+                    }
                 }
             }
             let rows = (y_end - ly * factor) as f32;

@@ -26,12 +26,14 @@ pub use spec::{InputSize, Layout, ModelSpec, Normalization, OutputKind};
 use crate::error::{Error, Result};
 use crate::frame::FrameRef;
 use crate::mask::Mask;
-use crate::resample::resample;
+use crate::resample::resample_frame;
 
-/// The embedded square model (MediaPipe selfie segmentation, Apache-2.0).
-pub static SELFIE_SQUARE_ONNX: &[u8] = include_bytes!("../../models/selfie_segmentation.onnx");
-/// The embedded landscape model (MediaPipe selfie segmentation landscape, Apache-2.0).
-pub static SELFIE_LANDSCAPE_ONNX: &[u8] = include_bytes!("../../models/selfie_segmentation_landscape.onnx");
+/// The embedded square model: MediaPipe selfie segmentation (Apache-2.0), in its NCHW form
+/// (input `[1,3,256,256]`), the same function as `models/selfie_segmentation.onnx` rewritten so
+/// tract runs it fast (see `models/README.md`).
+pub static SELFIE_SQUARE_ONNX: &[u8] = include_bytes!("../../models/selfie_segmentation_nchw.onnx");
+/// The embedded landscape model (input `[1,3,144,256]`), likewise.
+pub static SELFIE_LANDSCAPE_ONNX: &[u8] = include_bytes!("../../models/selfie_segmentation_landscape_nchw.onnx");
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -112,12 +114,14 @@ impl std::fmt::Debug for Segmenter {
 }
 
 impl Segmenter {
-    /// The embedded MediaPipe selfie segmentation models (square and landscape).
+    /// The embedded MediaPipe selfie segmentation models (square and landscape, NCHW input).
     pub fn new() -> Result<Self> {
-        let square = Variant::load(SELFIE_SQUARE_ONNX, ModelSpec::mediapipe_selfie(), "embedded selfie_segmentation")?;
+        let nchw = |spec: ModelSpec| ModelSpec { layout: Layout::Nchw, ..spec };
+        let square =
+            Variant::load(SELFIE_SQUARE_ONNX, nchw(ModelSpec::mediapipe_selfie()), "embedded selfie_segmentation")?;
         let landscape = Variant::load(
             SELFIE_LANDSCAPE_ONNX,
-            ModelSpec::mediapipe_selfie_landscape(),
+            nchw(ModelSpec::mediapipe_selfie_landscape()),
             "embedded selfie_segmentation_landscape",
         )?;
         Ok(Segmenter { variants: Arc::new(vec![square, landscape]) })
@@ -200,23 +204,8 @@ impl SegmenterSession {
         let spec = &self.segmenter.variants[variant_index].spec;
         let (mw, mh) = spec.size.for_frame(frame.width(), frame.height());
         let (mw_u, mh_u) = (mw as usize, mh as usize);
-        let bpp = frame.format().bytes_per_pixel();
-        let [ro, go, bo] = frame.format().rgb_offsets();
-        let get = |x: usize, y: usize| {
-            let row = frame.row(y as u32);
-            let p = x * bpp;
-            [row[p + ro] as f32, row[p + go] as f32, row[p + bo] as f32]
-        };
         self.input.resize(mw_u * mh_u * 3, 0.0);
-        resample::<3, _>(
-            frame.width() as usize,
-            frame.height() as usize,
-            get,
-            mw_u,
-            mh_u,
-            &mut self.input,
-            &mut self.tmp,
-        );
+        resample_frame(frame, &mut self.input, (mw_u, mh_u), &mut self.tmp);
         let norm = spec.normalization;
         let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * norm.std[c]));
         let offset: [f32; 3] = std::array::from_fn(|c| -norm.mean[c] / norm.std[c]);

@@ -1,0 +1,122 @@
+//! `bokeh bench`: per-stage and end-to-end medians on real frames, without criterion.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use image::imageops::FilterType;
+
+use bokeh::{Frame, Options, Pipeline, PixelFormat, Segmenter};
+
+use crate::CliBlur;
+
+/// The bundled sample photo, used when no `--input` is given.
+const SAMPLE: &[u8] = include_bytes!("../../examples/data/grace_hopper.jpg");
+
+/// Frames run before timing starts (plan compilation, caches, page faults).
+const WARM_UP: usize = 5;
+
+/// Times the pipeline on real frames and prints one `name<TAB>ms` line per stage.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Frame size as WxH (frames are resized to it).
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    size: (u32, u32),
+
+    /// Number of timed frames (after a short warm-up).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    frames: u32,
+
+    /// A photo, or a folder of frames taken in name order (default: the bundled sample).
+    #[arg(long, value_name = "PATH")]
+    input: Option<PathBuf>,
+
+    /// Blur radius as a fraction of the frame's diagonal.
+    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH)]
+    strength: f32,
+
+    /// Blur kernel.
+    #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
+    blur: CliBlur,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s}: expected WxH, e.g. 1280x720"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|&n| (1..=16384).contains(&n));
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("{s}: width and height must be 1..=16384")),
+    }
+}
+
+/// Loads the source images and resizes them to the benchmark size.
+fn frames(args: &BenchArgs) -> Result<Vec<Frame>> {
+    let (w, h) = args.size;
+    let images = match &args.input {
+        None => vec![image::load_from_memory(SAMPLE).context("bundled sample")?],
+        Some(path) if path.is_dir() => {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            paths.sort();
+            paths.truncate(args.frames as usize);
+            let images: Vec<_> = paths.iter().filter_map(|p| crate::jobs::decode(p).ok()).collect();
+            if images.is_empty() {
+                bail!("{}: no readable images", path.display());
+            }
+            images
+        }
+        Some(path) => vec![crate::jobs::decode(path).with_context(|| path.display().to_string())?],
+    };
+    images
+        .into_iter()
+        .map(|img| {
+            let rgb = image::imageops::resize(&img.into_rgb8(), w, h, FilterType::Triangle);
+            Ok(Frame::from_vec(rgb.into_raw(), w, h, PixelFormat::Rgb8)?)
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let frames = frames(args)?;
+    let blur = crate::blur_kind(args.blur);
+    let options = Options::default().with_strength(args.strength).with_blur(blur);
+    let segmenter = Segmenter::new()?;
+    let mut pipeline = Pipeline::new(&segmenter, options)?;
+    let (w, h) = args.size;
+    let mut out = Frame::new(w, h, PixelFormat::Rgb8)?;
+    let n = args.frames as usize;
+    let mut stages: Vec<Vec<Duration>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
+    let mut totals = Vec::with_capacity(n);
+    for i in 0..WARM_UP + n {
+        let frame = &frames[i % frames.len()];
+        let t0 = Instant::now();
+        pipeline.process_into(frame.as_ref(), &mut out.as_mut())?;
+        let total = t0.elapsed();
+        if i >= WARM_UP {
+            for (k, (_, d)) in pipeline.timings().stages().iter().enumerate() {
+                stages[k].push(*d);
+            }
+            totals.push(total);
+        }
+    }
+    println!(
+        "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}",
+        args.input.as_ref().map_or("the bundled sample".into(), |p| p.display().to_string()),
+        rayon::current_num_threads(),
+        args.strength
+    );
+    for ((name, _), times) in pipeline.timings().stages().iter().zip(stages) {
+        println!("{name}\t{:.2}", median(times));
+    }
+    println!("end_to_end\t{:.2}", median(totals));
+    Ok(())
+}
