@@ -7,55 +7,55 @@
 
 use rayon::prelude::*;
 
-use crate::blur::{for_each_in_row, upsample_taps, BlurredBackground, Tap};
+use crate::blur::BlurredBackground;
 use crate::color::{decode_lut, Encoder};
 use crate::frame::{FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 
-/// Blends `src` over a background supplied row by row in linear RGB by `background(y, row)`.
-fn blend<B>(src: FrameRef<'_>, mask: &Mask, out: &mut FrameMut<'_>, background: B)
-where
-    B: Fn(usize, &mut [[f32; 3]]) + Sync,
-{
-    let w = src.width() as usize;
-    let format = src.format();
+/// Blends one row: `out = encode(bg + m · (decode(src) − bg))` per channel, alpha copied.
+#[inline(always)]
+fn blend_row(
+    out: &mut [u8],
+    src: &[u8],
+    mask: &[f32],
+    format: PixelFormat,
+    lut: &[f32; 256],
+    enc: &Encoder,
+    background: impl Fn(usize) -> [f32; 3],
+) {
     let bpp = format.bytes_per_pixel();
     let offsets = format.rgb_offsets();
     let alpha = format.alpha_offset();
-    let lut = decode_lut();
-    let enc = Encoder::new();
-    let m = mask.data();
-    out.rows_mut().enumerate().for_each_init(
-        || vec![[0.0f32; 3]; w],
-        |bg, (y, out_row)| {
-            background(y, bg);
-            let src_row = src.row(y as u32);
-            let mrow = &m[y * w..(y + 1) * w];
-            for (x, (o, s)) in out_row.chunks_exact_mut(bpp).zip(src_row.chunks_exact(bpp)).enumerate() {
-                let mv = mrow[x];
-                for (c, &off) in offsets.iter().enumerate() {
-                    let b = bg[x][c];
-                    o[off] = enc.encode(b + mv * (lut[s[off] as usize] - b));
-                }
-                if let Some(a) = alpha {
-                    o[a] = s[a];
-                }
-            }
-        },
-    );
+    for (x, ((o, s), &m)) in out.chunks_exact_mut(bpp).zip(src.chunks_exact(bpp)).zip(mask).enumerate() {
+        let bg = background(x);
+        for c in 0..3 {
+            let b = bg[c];
+            o[offsets[c]] = enc.encode(b + m * (lut[s[offsets[c]] as usize] - b));
+        }
+        if let Some(a) = alpha {
+            o[a] = s[a];
+        }
+    }
 }
 
 /// `blur` mode: the person over their own blurred background.
 pub(crate) fn blend_blurred(src: FrameRef<'_>, mask: &Mask, bg: &BlurredBackground, out: &mut FrameMut<'_>) {
-    let cols: Vec<Tap> = upsample_taps(bg.width, src.width() as usize, bg.factor).collect();
-    let rows: Vec<Tap> = upsample_taps(bg.height, src.height() as usize, bg.factor).collect();
-    blend(src, mask, out, |y, row| for_each_in_row(bg, rows[y], &cols, |x, v| row[x] = v));
+    let (w, format, lut, enc) = (src.width() as usize, src.format(), decode_lut(), Encoder::new());
+    let m = mask.data();
+    out.rows_mut().enumerate().for_each(|(y, out_row)| {
+        let bg_row = bg.row(y);
+        blend_row(out_row, src.row(y as u32), &m[y * w..(y + 1) * w], format, lut, &enc, |x| bg.sample(bg_row, x));
+    });
 }
 
 /// `replace` mode: the person over a new background, already at frame size in linear RGB.
 pub(crate) fn blend_replaced(src: FrameRef<'_>, mask: &Mask, bg: &[[f32; 3]], out: &mut FrameMut<'_>) {
-    let w = src.width() as usize;
-    blend(src, mask, out, |y, row| row.copy_from_slice(&bg[y * w..(y + 1) * w]));
+    let (w, format, lut, enc) = (src.width() as usize, src.format(), decode_lut(), Encoder::new());
+    let m = mask.data();
+    out.rows_mut().enumerate().for_each(|(y, out_row)| {
+        let bg_row = &bg[y * w..(y + 1) * w];
+        blend_row(out_row, src.row(y as u32), &m[y * w..(y + 1) * w], format, lut, &enc, |x| bg_row[x]);
+    });
 }
 
 /// `cutout` mode: RGBA with the mask as (straight) alpha, multiplied by any input alpha.

@@ -242,6 +242,17 @@ impl Frame {
         Frame { data, width: src.width, height: src.height, format: src.format }
     }
 
+    /// Makes this frame a packed copy of `src`, reusing the allocation when it is large enough.
+    pub fn copy_from(&mut self, src: FrameRef<'_>) {
+        self.data.clear();
+        for y in 0..src.height {
+            self.data.extend_from_slice(src.row(y));
+        }
+        self.width = src.width;
+        self.height = src.height;
+        self.format = src.format;
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.width

@@ -39,6 +39,7 @@ mod mask;
 mod pipeline;
 mod resample;
 mod segment;
+mod stream;
 
 pub use blur::{BlurKind, BlurredBackground};
 pub use error::{Dims, Error, Result};
@@ -49,3 +50,4 @@ pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Segmenter, SegmenterSession, SELFIE_LANDSCAPE_ONNX,
     SELFIE_SQUARE_ONNX,
 };
+pub use stream::Stream;

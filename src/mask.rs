@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, PixelFormat};
-use crate::resample::resample_f32;
+use crate::resample::Resampler;
 
 /// A soft mask: one `f32` per pixel, 0 = background, 1 = person, row-major without padding.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,14 @@ impl Mask {
         Self::from_vec(pixels.iter().map(|&v| v as f32 / 255.0).collect(), width, height)
     }
 
+    /// Makes this a `width × height` mask, keeping the allocation when it is large enough
+    /// (values are unspecified afterwards).
+    pub(crate) fn reset(&mut self, width: u32, height: u32) {
+        self.width = width;
+        self.height = height;
+        self.data.resize(width as usize * height as usize, 0.0);
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.width
@@ -56,22 +64,26 @@ impl Mask {
         &mut self.data
     }
 
-    /// Resizes (the mask upsampling stage) into `out`, which takes `out`'s size; values stay in
-    /// 0..1 (an empty source gives an all-background mask). `tmp` is scratch space reused
-    /// between calls.
-    pub fn resize_into(&self, out: &mut Mask, tmp: &mut Vec<f32>) {
+    /// Resizes (the mask upsampling stage) into `out`, which keeps its size; values stay in
+    /// 0..1 (an empty source gives an all-background mask).
+    pub fn resize_into(&self, out: &mut Mask) {
+        self.resize_with(out, &mut Resampler::default());
+    }
+
+    /// [`Mask::resize_into`] with cached weights and scratch space (no allocation once warm).
+    pub(crate) fn resize_with(&self, out: &mut Mask, resampler: &mut Resampler) {
         if self.data.is_empty() || out.data.is_empty() {
             out.data.fill(0.0);
             return;
         }
         let (src, dst) = ((self.width as usize, self.height as usize), (out.width as usize, out.height as usize));
-        resample_f32::<1>(&self.data, src, &mut out.data, dst, tmp);
+        resampler.resample_f32::<1>(&self.data, src, &mut out.data, dst);
     }
 
     /// A resized copy.
     pub fn resized(&self, width: u32, height: u32) -> Mask {
         let mut out = Mask::new(width, height);
-        self.resize_into(&mut out, &mut Vec::new());
+        self.resize_into(&mut out);
         out
     }
 

@@ -15,7 +15,7 @@ use crate::composite;
 use crate::error::{Dims, Error, Result};
 use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
-use crate::resample::resample_frame;
+use crate::resample::Resampler;
 use crate::segment::{Segmenter, SegmenterSession};
 
 /// What the pipeline produces.
@@ -155,8 +155,11 @@ type FittedBackground = ((u32, u32), Vec<[f32; 3]>);
 pub struct Pipeline {
     session: SegmenterSession,
     options: Options,
+    /// The model's mask of the last frame, at model resolution.
+    low: Mask,
+    /// The mask of the last frame at frame resolution.
     mask: Mask,
-    tmp: Vec<f32>,
+    resampler: Resampler,
     blurred: BlurredBackground,
     /// The replacement background fitted to the last frame size, in linear RGB.
     fitted: Option<FittedBackground>,
@@ -170,8 +173,9 @@ impl Pipeline {
         Ok(Pipeline {
             session: segmenter.session(),
             options,
-            mask: Mask::new(1, 1),
-            tmp: Vec::new(),
+            low: Mask::new(0, 0),
+            mask: Mask::new(0, 0),
+            resampler: Resampler::default(),
             blurred: BlurredBackground::default(),
             fitted: None,
             timings: StageTimings::default(),
@@ -198,6 +202,12 @@ impl Pipeline {
         &self.timings
     }
 
+    /// Records preprocess and inference times measured elsewhere (by a [`crate::Stream`]).
+    pub(crate) fn set_segment_timings(&mut self, preprocess: Duration, inference: Duration) {
+        self.timings.preprocess = preprocess;
+        self.timings.inference = inference;
+    }
+
     /// The full-resolution mask of the last frame.
     pub fn mask(&self) -> &Mask {
         &self.mask
@@ -217,11 +227,14 @@ impl Pipeline {
         let t0 = Instant::now();
         let (variant, size) = self.session.preprocess(input)?;
         let t1 = Instant::now();
-        let low = self.session.infer(variant, size)?;
+        let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
+        let inferred = self.session.infer_into(variant, size, &mut low);
         let t2 = Instant::now();
         self.timings.preprocess = t1 - t0;
         self.timings.inference = t2 - t1;
-        self.finish(input, &low, output)
+        let result = inferred.and_then(|()| self.finish(input, &low, output));
+        self.low = low;
+        result
     }
 
     /// Like [`Pipeline::process_into`], with a mask given by the caller instead of the model
@@ -255,7 +268,7 @@ impl Pipeline {
         if self.mask.width() != w || self.mask.height() != h {
             self.mask = Mask::new(w, h);
         }
-        low.resize_into(&mut self.mask, &mut self.tmp);
+        low.resize_with(&mut self.mask, &mut self.resampler);
         let t1 = Instant::now();
         let mut t2 = t1;
         match self.options.mode {
@@ -289,7 +302,7 @@ impl Pipeline {
                 .background
                 .as_ref()
                 .ok_or_else(|| Error::InvalidOption("replace mode needs a background image".into()))?;
-            self.fitted = Some(((w, h), cover(bg.as_ref().as_ref(), w, h, &mut self.tmp)));
+            self.fitted = Some(((w, h), cover(bg.as_ref().as_ref(), w, h)));
         }
         Ok(())
     }
@@ -304,7 +317,7 @@ fn same_background(a: &Options, b: &Options) -> bool {
 }
 
 /// Scales `bg` to cover `w × h` (keeping its aspect, cropping the excess equally on both sides).
-fn cover(bg: FrameRef<'_>, w: u32, h: u32, tmp: &mut Vec<f32>) -> Vec<[f32; 3]> {
+fn cover(bg: FrameRef<'_>, w: u32, h: u32) -> Vec<[f32; 3]> {
     let (bw, bh) = (bg.width() as f64, bg.height() as f64);
     let scale = (w as f64 / bw).max(h as f64 / bh);
     let crop_w = ((w as f64 / scale).round() as usize).clamp(1, bg.width() as usize);
@@ -313,6 +326,6 @@ fn cover(bg: FrameRef<'_>, w: u32, h: u32, tmp: &mut Vec<f32>) -> Vec<[f32; 3]> 
     let y0 = (bg.height() as usize - crop_h) / 2;
     let crop = bg.crop(x0 as u32, y0 as u32, crop_w as u32, crop_h as u32);
     let mut out = vec![0.0f32; w as usize * h as usize * 3];
-    resample_frame(crop, &mut out, (w as usize, h as usize), tmp);
+    Resampler::default().resample_frame(crop, &mut out, (w as usize, h as usize));
     out.chunks_exact(3).map(|p| std::array::from_fn(|c| srgb_to_linear_exact((p[c] / 255.0).clamp(0.0, 1.0)))).collect()
 }

@@ -8,8 +8,8 @@
 //! At the borders the taps that fall outside are dropped and the rest renormalised.
 //!
 //! Work is split in two separable passes, each parallel over rows: horizontal first for float
-//! planes being enlarged ([`resample_f32`]), vertical first for 8-bit frames being shrunk
-//! ([`resample_frame`]), so the pass over the large image is the cheap, vectorisable one.
+//! planes being enlarged ([`Resampler::resample_f32`]), vertical first for 8-bit frames being
+//! shrunk ([`Resampler::resample_frame`]), so the pass over the large image is the cheap, vectorisable one.
 
 use rayon::prelude::*;
 
@@ -17,7 +17,7 @@ use crate::frame::FrameRef;
 
 /// Filter taps for one axis: for output index `o`, the source indices
 /// `starts[o] .. starts[o] + taps` weighted by `weights[o * taps ..][.. taps]` (zero-padded).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Weights {
     pub(crate) taps: usize,
     pub(crate) starts: Vec<usize>,
@@ -75,91 +75,111 @@ impl Weights {
     }
 }
 
-/// Resamples a `src_w × src_h` image of interleaved `C`-channel floats into `dst`
-/// (`dst_w × dst_h × C`). Horizontal pass first, which is the cheaper order when enlarging
-/// (the mask upsampling stage). `tmp` is scratch space reused across calls.
-pub(crate) fn resample_f32<const C: usize>(
-    src: &[f32],
-    (src_w, src_h): (usize, usize),
-    dst: &mut [f32],
-    (dst_w, dst_h): (usize, usize),
-    tmp: &mut Vec<f32>,
-) {
-    debug_assert_eq!(src.len(), src_w * src_h * C);
-    debug_assert_eq!(dst.len(), dst_w * dst_h * C);
-    let wx = Weights::triangle(src_w, dst_w);
-    let wy = Weights::triangle(src_h, dst_h);
-    tmp.clear();
-    tmp.resize(src_h * dst_w * C, 0.0);
-    tmp.par_chunks_mut(dst_w * C).zip(src.par_chunks(src_w * C)).for_each(|(out, row)| {
-        for (x, px) in out.chunks_exact_mut(C).enumerate() {
-            let (start, w) = wx.row(x);
-            let mut acc = [0.0f32; C];
-            for (k, &wk) in w.iter().enumerate() {
-                let s = &row[(start + k) * C..(start + k + 1) * C];
-                for c in 0..C {
-                    acc[c] += wk * s[c];
-                }
-            }
-            px.copy_from_slice(&acc);
-        }
-    });
-    vertical(tmp, dst_w * C, &wy, 0, dst);
+/// Cached filter taps and scratch space for repeated resampling between the same sizes, so a
+/// video frame computes no weights and allocates nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Resampler {
+    key: Option<((usize, usize), (usize, usize))>,
+    wx: Weights,
+    wy: Weights,
+    tmp: Vec<f32>,
 }
 
-/// `dst` row `y` = Σ_k `wy[y][k]` · `src` row `start + k − first_row` (rows of `row_len`).
-fn vertical(src: &[f32], row_len: usize, wy: &Weights, first_row: usize, dst: &mut [f32]) {
+impl Resampler {
+    fn prepare(&mut self, src: (usize, usize), dst: (usize, usize)) {
+        if self.key != Some((src, dst)) {
+            self.wx = Weights::triangle(src.0, dst.0);
+            self.wy = Weights::triangle(src.1, dst.1);
+            self.key = Some((src, dst));
+        }
+    }
+
+    /// Resamples a `src_w × src_h` image of interleaved `C`-channel floats into `dst`
+    /// (`dst_w × dst_h × C`). Horizontal pass first, which is the cheaper order when enlarging
+    /// (the mask upsampling stage). `tmp` is scratch space reused across calls.
+    pub(crate) fn resample_f32<const C: usize>(
+        &mut self,
+        src: &[f32],
+        (src_w, src_h): (usize, usize),
+        dst: &mut [f32],
+        (dst_w, dst_h): (usize, usize),
+    ) {
+        debug_assert_eq!(src.len(), src_w * src_h * C);
+        debug_assert_eq!(dst.len(), dst_w * dst_h * C);
+        self.prepare((src_w, src_h), (dst_w, dst_h));
+        let (wx, wy, tmp) = (&self.wx, &self.wy, &mut self.tmp);
+        tmp.clear();
+        tmp.resize(src_h * dst_w * C, 0.0);
+        tmp.par_chunks_mut(dst_w * C).zip(src.par_chunks(src_w * C)).for_each(|(out, row)| {
+            for (x, px) in out.chunks_exact_mut(C).enumerate() {
+                let (start, w) = wx.row(x);
+                let mut acc = [0.0f32; C];
+                for (k, &wk) in w.iter().enumerate() {
+                    let s = &row[(start + k) * C..(start + k + 1) * C];
+                    for c in 0..C {
+                        acc[c] += wk * s[c];
+                    }
+                }
+                px.copy_from_slice(&acc);
+            }
+        });
+        vertical(tmp, dst_w * C, wy, dst);
+    }
+
+    /// Resamples an 8-bit frame to `dst_w × dst_h` RGB floats (0..255, interleaved) in `dst`.
+    ///
+    /// Vertical pass first, over the raw bytes of whole rows (every channel, whatever the format,
+    /// in loops the compiler vectorises), then a horizontal pass that picks red, green and blue.
+    /// Shrinking — the preprocessing case — thus touches each source byte once in the cheap pass.
+    pub(crate) fn resample_frame(&mut self, frame: FrameRef<'_>, dst: &mut [f32], (dst_w, dst_h): (usize, usize)) {
+        let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
+        debug_assert_eq!(dst.len(), dst_w * dst_h * 3);
+        let bpp = frame.format().bytes_per_pixel();
+        let offsets = frame.format().rgb_offsets();
+        let row_len = src_w * bpp;
+        self.prepare((src_w, src_h), (dst_w, dst_h));
+        let (wx, wy, tmp) = (&self.wx, &self.wy, &mut self.tmp);
+        tmp.clear();
+        tmp.resize(dst_h * row_len, 0.0);
+        tmp.par_chunks_mut(row_len).enumerate().for_each(|(y, out)| {
+            let (start, w) = wy.row(y);
+            for (k, &wk) in w.iter().enumerate() {
+                if wk != 0.0 {
+                    for (o, &s) in out.iter_mut().zip(frame.row((start + k) as u32)) {
+                        *o += wk * s as f32;
+                    }
+                }
+            }
+        });
+        let tmp = &*tmp;
+        dst.par_chunks_mut(dst_w * 3).zip(tmp.par_chunks(row_len)).for_each(|(out, row)| {
+            for (x, px) in out.chunks_exact_mut(3).enumerate() {
+                let (start, w) = wx.row(x);
+                let mut acc = [0.0f32; 3];
+                for (k, &wk) in w.iter().enumerate() {
+                    let p = (start + k) * bpp;
+                    for c in 0..3 {
+                        acc[c] += wk * row[p + offsets[c]];
+                    }
+                }
+                px.copy_from_slice(&acc);
+            }
+        });
+    }
+}
+
+/// `dst` row `y` = Σ_k `wy[y][k]` · `src` row `start + k` (rows of `row_len` floats).
+fn vertical(src: &[f32], row_len: usize, wy: &Weights, dst: &mut [f32]) {
     dst.par_chunks_mut(row_len).enumerate().for_each(|(y, out)| {
         let (start, w) = wy.row(y);
         out.fill(0.0);
         for (k, &wk) in w.iter().enumerate() {
             if wk != 0.0 {
-                let r = start + k - first_row;
+                let r = start + k;
                 for (o, s) in out.iter_mut().zip(&src[r * row_len..(r + 1) * row_len]) {
                     *o += wk * s;
                 }
             }
-        }
-    });
-}
-
-/// Resamples an 8-bit frame to `dst_w × dst_h` RGB floats (0..255, interleaved) in `dst`.
-///
-/// Vertical pass first, over the raw bytes of whole rows (every channel, whatever the format,
-/// in loops the compiler vectorises), then a horizontal pass that picks red, green and blue.
-/// Shrinking — the preprocessing case — thus touches each source byte once in the cheap pass.
-pub(crate) fn resample_frame(frame: FrameRef<'_>, dst: &mut [f32], (dst_w, dst_h): (usize, usize), tmp: &mut Vec<f32>) {
-    let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
-    debug_assert_eq!(dst.len(), dst_w * dst_h * 3);
-    let bpp = frame.format().bytes_per_pixel();
-    let offsets = frame.format().rgb_offsets();
-    let row_len = src_w * bpp;
-    let wx = Weights::triangle(src_w, dst_w);
-    let wy = Weights::triangle(src_h, dst_h);
-    tmp.clear();
-    tmp.resize(dst_h * row_len, 0.0);
-    tmp.par_chunks_mut(row_len).enumerate().for_each(|(y, out)| {
-        let (start, w) = wy.row(y);
-        for (k, &wk) in w.iter().enumerate() {
-            if wk != 0.0 {
-                for (o, &s) in out.iter_mut().zip(frame.row((start + k) as u32)) {
-                    *o += wk * s as f32;
-                }
-            }
-        }
-    });
-    let tmp = &*tmp;
-    dst.par_chunks_mut(dst_w * 3).zip(tmp.par_chunks(row_len)).for_each(|(out, row)| {
-        for (x, px) in out.chunks_exact_mut(3).enumerate() {
-            let (start, w) = wx.row(x);
-            let mut acc = [0.0f32; 3];
-            for (k, &wk) in w.iter().enumerate() {
-                let p = (start + k) * bpp;
-                for c in 0..3 {
-                    acc[c] += wk * row[p + offsets[c]];
-                }
-            }
-            px.copy_from_slice(&acc);
         }
     });
 }
@@ -170,7 +190,7 @@ mod tests {
 
     fn run(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
         let mut dst = vec![0.0; dw * dh];
-        resample_f32::<1>(src, (sw, sh), &mut dst, (dw, dh), &mut Vec::new());
+        Resampler::default().resample_f32::<1>(src, (sw, sh), &mut dst, (dw, dh));
         dst
     }
 
@@ -229,7 +249,7 @@ mod frame_tests {
         let floats: Vec<f32> = rgb.iter().map(|&v| v as f32).collect();
         for (dw, dh) in [(8, 5), (37, 23), (50, 31)] {
             let mut expected = vec![0.0; dw * dh * 3];
-            resample_f32::<3>(&floats, (w, h), &mut expected, (dw, dh), &mut Vec::new());
+            Resampler::default().resample_f32::<3>(&floats, (w, h), &mut expected, (dw, dh));
             for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8] {
                 let bpp = format.bytes_per_pixel();
                 let mut data = vec![9u8; w * h * bpp];
@@ -240,7 +260,7 @@ mod frame_tests {
                 }
                 let frame = Frame::from_vec(data, w as u32, h as u32, format).expect("frame");
                 let mut got = vec![0.0; dw * dh * 3];
-                resample_frame(frame.as_ref(), &mut got, (dw, dh), &mut Vec::new());
+                Resampler::default().resample_frame(frame.as_ref(), &mut got, (dw, dh));
                 let max = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
                 assert!(max < 1e-3, "{format:?} {dw}x{dh}: {max}");
             }

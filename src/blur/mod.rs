@@ -69,10 +69,17 @@ pub struct BlurredBackground {
     pub(crate) factor: usize,
     /// Linear RGB, row-major.
     pub(crate) rgb: Vec<[f32; 3]>,
+    /// `rgb` interpolated vertically to every frame row (frame height × low width): the
+    /// compositor then only interpolates horizontally.
+    pub(crate) rows: Vec<[f32; 3]>,
+    /// Horizontal taps from frame columns into `rgb` columns.
+    pub(crate) cols: Vec<Tap>,
     /// Weighted linear RGB and weight, then their blurred sums.
     low: Vec<[f32; 4]>,
     tmp: Vec<[f32; 4]>,
     prefix: Vec<[f64; 4]>,
+    spans: Vec<usize>,
+    kernel: Vec<f32>,
 }
 
 /// Where a full-resolution coordinate falls between two low-resolution samples.
@@ -86,12 +93,14 @@ pub(crate) struct Tap {
 /// Bilinear taps for upsampling `low` samples by `factor` to `full` samples (pixel centres
 /// aligned: full pixel `x` sits at low coordinate `(x + 0.5) / factor − 0.5`).
 pub(crate) fn upsample_taps(low: usize, full: usize, factor: usize) -> impl Iterator<Item = Tap> {
-    (0..full).map(move |x| {
-        let u = ((x as f32 + 0.5) / factor as f32 - 0.5).max(0.0);
-        let i0 = (u.floor() as usize).min(low - 1);
-        let i1 = (i0 + 1).min(low - 1);
-        Tap { i0, i1, t: u - i0 as f32 }
-    })
+    (0..full).map(move |x| upsample_tap(low, factor, x))
+}
+
+fn upsample_tap(low: usize, factor: usize, x: usize) -> Tap {
+    let u = ((x as f32 + 0.5) / factor as f32 - 0.5).max(0.0);
+    let i0 = (u.floor() as usize).min(low - 1);
+    let i1 = (i0 + 1).min(low - 1);
+    Tap { i0, i1, t: (u - i0 as f32).min(1.0) }
 }
 
 impl BlurredBackground {
@@ -129,7 +138,38 @@ impl BlurredBackground {
             let inv = if p[3] > 0.0 { 1.0 / p[3] } else { 0.0 };
             [p[0] * inv, p[1] * inv, p[2] * inv]
         }));
+        self.prepare_upsampling(frame.width() as usize, frame.height() as usize);
         Ok(())
+    }
+
+    /// Fills `cols` and `rows` for sampling at frame size.
+    fn prepare_upsampling(&mut self, full_w: usize, full_h: usize) {
+        let (w, factor) = (self.width, self.factor);
+        self.cols.clear();
+        self.cols.extend(upsample_taps(w, full_w, factor));
+        self.rows.clear();
+        self.rows.resize(full_h * w, [0.0; 3]);
+        let rgb = &self.rgb;
+        let height = self.height;
+        self.rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+            let tap = upsample_tap(height, factor, y);
+            let (r0, r1) = (&rgb[tap.i0 * w..(tap.i0 + 1) * w], &rgb[tap.i1 * w..(tap.i1 + 1) * w]);
+            for ((o, a), b) in out.iter_mut().zip(r0).zip(r1) {
+                *o = lerp3(*a, *b, tap.t);
+            }
+        });
+    }
+
+    /// The blurred background at frame column `x` of frame row `y` (as prepared by `compute`).
+    #[inline(always)]
+    pub(crate) fn sample(&self, row: &[[f32; 3]], x: usize) -> [f32; 3] {
+        let tap = self.cols[x];
+        lerp3(row[tap.i0], row[tap.i1], tap.t)
+    }
+
+    /// The vertically interpolated low-resolution row for frame row `y`.
+    pub(crate) fn row(&self, y: usize) -> &[[f32; 3]] {
+        &self.rows[y * self.width..(y + 1) * self.width]
     }
 
     /// Box-averages `w·linear(c)` and `w` over `factor × factor` blocks into `self.low`.
@@ -173,50 +213,44 @@ impl BlurredBackground {
     /// Disc convolution of `self.low` in place, through row prefix sums.
     fn disc(&mut self, radius: f32) {
         let (w, h) = (self.width, self.height);
-        let spans = disc_spans(radius);
-        let reach = (spans.len() / 2) as isize;
+        disc_spans(radius, &mut self.spans);
+        let reach = self.spans.len() / 2;
         self.prefix.clear();
         self.prefix.resize(h * (w + 1), [0.0; 4]);
         let low = &self.low;
-        self.prefix.par_chunks_mut(w + 1).enumerate().for_each(|(y, p)| {
+        self.prefix.par_chunks_mut(w + 1).zip(low.par_chunks(w)).for_each(|(p, row)| {
             let mut acc = [0.0f64; 4];
-            for (x, px) in low[y * w..(y + 1) * w].iter().enumerate() {
+            for (x, px) in row.iter().enumerate() {
                 for c in 0..4 {
                     acc[c] += px[c] as f64;
                 }
                 p[x + 1] = acc;
             }
         });
-        let prefix = &self.prefix;
-        self.low.par_chunks_mut(w).enumerate().for_each_init(
-            || vec![[0.0f64; 4]; w],
-            |acc_row, (y, out)| {
-                acc_row.fill([0.0; 4]);
-                for (k, &half) in spans.iter().enumerate() {
-                    let yy = y as isize + k as isize - reach;
-                    if yy < 0 || yy >= h as isize {
-                        continue;
-                    }
-                    let p = &prefix[yy as usize * (w + 1)..(yy as usize + 1) * (w + 1)];
-                    for (x, acc) in acc_row.iter_mut().enumerate() {
-                        let hi = &p[(x + half + 1).min(w)];
-                        let lo = &p[x.saturating_sub(half)];
-                        for c in 0..4 {
-                            acc[c] += hi[c] - lo[c];
-                        }
+        let (prefix, spans) = (&self.prefix, &self.spans);
+        self.low.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+            // Only the spans whose row lies inside the image.
+            let first = reach.saturating_sub(y);
+            let last = (h - 1 - y + reach).min(spans.len() - 1);
+            for (x, o) in out.iter_mut().enumerate() {
+                let mut acc = [0.0f64; 4];
+                for (k, &half) in spans.iter().enumerate().take(last + 1).skip(first) {
+                    let p = &prefix[(y + k - reach) * (w + 1)..];
+                    let (hi, lo) = (&p[(x + half + 1).min(w)], &p[x.saturating_sub(half)]);
+                    for c in 0..4 {
+                        acc[c] += hi[c] - lo[c];
                     }
                 }
-                for (o, a) in out.iter_mut().zip(acc_row.iter()) {
-                    *o = [a[0] as f32, a[1] as f32, a[2] as f32, a[3] as f32];
-                }
-            },
-        );
+                *o = [acc[0] as f32, acc[1] as f32, acc[2] as f32, acc[3] as f32];
+            }
+        });
     }
 
     /// Separable Gaussian convolution of `self.low` in place.
     fn gaussian(&mut self, sigma: f32) {
         let (w, h) = (self.width, self.height);
-        let kernel = gaussian_kernel(sigma);
+        gaussian_kernel(sigma, &mut self.kernel);
+        let kernel = &self.kernel;
         let reach = kernel.len() / 2;
         self.tmp.clear();
         self.tmp.resize(w * h, [0.0; 4]);
@@ -255,45 +289,29 @@ impl BlurredBackground {
 
 /// Half-widths of the horizontal spans that make up a disc of `radius` pixels, from the top
 /// row (`dy = −R`) to the bottom (`dy = R`): pixel `(dx, dy)` is inside when `dx² + dy² ≤ r²`.
-pub(crate) fn disc_spans(radius: f32) -> Vec<usize> {
+pub(crate) fn disc_spans(radius: f32, spans: &mut Vec<usize>) {
     let r = radius.max(0.0);
     let reach = r.floor() as isize;
-    (-reach..=reach).map(|dy| ((r * r - (dy * dy) as f32).max(0.0).sqrt().floor()) as usize).collect()
+    spans.clear();
+    spans.extend((-reach..=reach).map(|dy| ((r * r - (dy * dy) as f32).max(0.0).sqrt().floor()) as usize));
 }
 
 /// A normalised Gaussian kernel reaching 3σ each side (at least the centre tap).
-pub(crate) fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+pub(crate) fn gaussian_kernel(sigma: f32, k: &mut Vec<f32>) {
+    k.clear();
     if sigma < 1e-3 {
-        return vec![1.0];
+        k.push(1.0);
+        return;
     }
     let reach = (3.0 * sigma).ceil() as isize;
-    let mut k: Vec<f32> = (-reach..=reach).map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    k.extend((-reach..=reach).map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp()));
     let sum: f32 = k.iter().sum();
     k.iter_mut().for_each(|v| *v /= sum);
-    k
 }
 
-/// Samples a blurred background bilinearly at full resolution: calls `f(x, y, rgb)` for every
-/// frame pixel of row `y` in order. Shared by the compositor and the tests.
-pub(crate) fn for_each_in_row(
-    bg: &BlurredBackground,
-    row_tap: Tap,
-    col_taps: &[Tap],
-    mut f: impl FnMut(usize, [f32; 3]),
-) {
-    let w = bg.width;
-    let r0 = &bg.rgb[row_tap.i0 * w..(row_tap.i0 + 1) * w];
-    let r1 = &bg.rgb[row_tap.i1 * w..(row_tap.i1 + 1) * w];
-    let ty = row_tap.t;
-    for (x, tap) in col_taps.iter().enumerate() {
-        let mut v = [0.0f32; 3];
-        for c in 0..3 {
-            let top = r0[tap.i0][c] + (r0[tap.i1][c] - r0[tap.i0][c]) * tap.t;
-            let bottom = r1[tap.i0][c] + (r1[tap.i1][c] - r1[tap.i0][c]) * tap.t;
-            v[c] = top + (bottom - top) * ty;
-        }
-        f(x, v);
-    }
+#[inline(always)]
+fn lerp3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
 }
 
 #[cfg(test)]

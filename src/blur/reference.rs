@@ -51,7 +51,8 @@ fn convolve(frame: FrameRef<'_>, mask: &Mask, taps: &[(isize, isize, f32)]) -> V
 /// Disc blur of the background of `frame` with a radius of `radius` pixels, in linear light.
 /// Returns linear RGB per pixel, row-major.
 pub fn disc_blur(frame: FrameRef<'_>, mask: &Mask, radius: f32) -> Vec<[f32; 3]> {
-    let spans = disc_spans(radius);
+    let mut spans = Vec::new();
+    disc_spans(radius, &mut spans);
     let reach = (spans.len() / 2) as isize;
     let mut taps = Vec::new();
     for (k, &half) in spans.iter().enumerate() {
@@ -64,7 +65,8 @@ pub fn disc_blur(frame: FrameRef<'_>, mask: &Mask, radius: f32) -> Vec<[f32; 3]>
 
 /// Gaussian blur (σ = radius / 2) of the background of `frame`, in linear light.
 pub fn gaussian_blur(frame: FrameRef<'_>, mask: &Mask, radius: f32) -> Vec<[f32; 3]> {
-    let k = gaussian_kernel(radius / 2.0);
+    let mut k = Vec::new();
+    gaussian_kernel(radius / 2.0, &mut k);
     let reach = (k.len() / 2) as isize;
     let mut taps = Vec::new();
     for (i, ky) in k.iter().enumerate() {

@@ -26,7 +26,7 @@ pub use spec::{InputSize, Layout, ModelSpec, Normalization, OutputKind};
 use crate::error::{Error, Result};
 use crate::frame::FrameRef;
 use crate::mask::Mask;
-use crate::resample::resample_frame;
+use crate::resample::Resampler;
 
 /// The embedded square model: MediaPipe selfie segmentation (Apache-2.0), in its NCHW form
 /// (input `[1,3,256,256]`), the same function as `models/selfie_segmentation.onnx` rewritten so
@@ -155,7 +155,13 @@ impl Segmenter {
 
     /// A per-stream session with its own inference state and buffers.
     pub fn session(&self) -> SegmenterSession {
-        SegmenterSession { segmenter: self.clone(), states: Vec::new(), input: Vec::new(), tmp: Vec::new() }
+        SegmenterSession {
+            segmenter: self.clone(),
+            states: Vec::new(),
+            input: Vec::new(),
+            planar: Vec::new(),
+            resampler: Resampler::default(),
+        }
     }
 
     /// Segments one frame with a throw-away session (use [`Segmenter::session`] for video).
@@ -182,7 +188,8 @@ pub struct SegmenterSession {
     segmenter: Segmenter,
     states: Vec<(usize, (u32, u32), TypedSimpleState)>,
     input: Vec<f32>,
-    tmp: Vec<f32>,
+    planar: Vec<f32>,
+    resampler: Resampler,
 }
 
 impl std::fmt::Debug for SegmenterSession {
@@ -205,7 +212,7 @@ impl SegmenterSession {
         let (mw, mh) = spec.size.for_frame(frame.width(), frame.height());
         let (mw_u, mh_u) = (mw as usize, mh as usize);
         self.input.resize(mw_u * mh_u * 3, 0.0);
-        resample_frame(frame, &mut self.input, (mw_u, mh_u), &mut self.tmp);
+        self.resampler.resample_frame(frame, &mut self.input, (mw_u, mh_u));
         let norm = spec.normalization;
         let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * norm.std[c]));
         let offset: [f32; 3] = std::array::from_fn(|c| -norm.mean[c] / norm.std[c]);
@@ -218,16 +225,16 @@ impl SegmenterSession {
                 }
             }
             Layout::Nchw => {
-                // Interleaved → planar through the scratch buffer.
-                self.tmp.clear();
-                self.tmp.resize(self.input.len(), 0.0);
+                // Interleaved → planar through the second buffer.
+                self.planar.clear();
+                self.planar.resize(self.input.len(), 0.0);
                 let plane = mw_u * mh_u;
                 for (i, px) in self.input.chunks_exact(3).enumerate() {
                     for c in 0..3 {
-                        self.tmp[c * plane + i] = px[c] * scale[c] + offset[c];
+                        self.planar[c * plane + i] = px[c] * scale[c] + offset[c];
                     }
                 }
-                std::mem::swap(&mut self.input, &mut self.tmp);
+                std::mem::swap(&mut self.input, &mut self.planar);
             }
         }
         Ok((variant_index, (mw, mh)))
@@ -236,6 +243,14 @@ impl SegmenterSession {
     /// Runs the model on the input prepared by [`SegmenterSession::preprocess`] (the inference
     /// stage) and returns the mask at model resolution.
     pub fn infer(&mut self, variant_index: usize, size: (u32, u32)) -> Result<Mask> {
+        let mut mask = Mask::new(size.0, size.1);
+        self.infer_into(variant_index, size, &mut mask)?;
+        Ok(mask)
+    }
+
+    /// Like [`SegmenterSession::infer`], writing into `mask` (resized to the model size if
+    /// needed, reusing its allocation).
+    pub fn infer_into(&mut self, variant_index: usize, size: (u32, u32), mask: &mut Mask) -> Result<()> {
         let variant = &self.segmenter.variants[variant_index];
         let state_index = match self.states.iter().position(|(v, s, _)| *v == variant_index && *s == size) {
             Some(i) => i,
@@ -262,24 +277,24 @@ impl SegmenterSession {
             )));
         }
         let logit = variant.spec.output == OutputKind::Logit;
-        let data = view
-            .iter()
-            .map(|&v| {
-                let p = if logit { 1.0 / (1.0 + (-v).exp()) } else { v };
-                if p.is_nan() {
-                    0.0
-                } else {
-                    p.clamp(0.0, 1.0)
-                }
-            })
-            .collect();
-        Mask::from_vec(data, w, h)
+        mask.reset(w, h);
+        for (m, &v) in mask.data_mut().iter_mut().zip(view.iter()) {
+            let p = if logit { 1.0 / (1.0 + (-v).exp()) } else { v };
+            *m = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+        }
+        Ok(())
     }
 
     /// Preprocess + inference: the person mask of `frame` at model resolution.
     pub fn segment(&mut self, frame: FrameRef<'_>) -> Result<Mask> {
         let (variant, size) = self.preprocess(frame)?;
         self.infer(variant, size)
+    }
+
+    /// Like [`SegmenterSession::segment`], writing into `mask` (reusing its allocation).
+    pub fn segment_into(&mut self, frame: FrameRef<'_>, mask: &mut Mask) -> Result<()> {
+        let (variant, size) = self.preprocess(frame)?;
+        self.infer_into(variant, size, mask)
     }
 }
 
