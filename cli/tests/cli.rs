@@ -182,3 +182,26 @@ fn exif_orientation_is_honoured() {
     let original = image::open(SAMPLE).expect("sample");
     assert_eq!((mask.width(), mask.height()), (original.height(), original.width()), "turned upright");
 }
+
+#[test]
+fn bench_prints_one_line_per_stage_and_ends_with_end_to_end() {
+    for extra in [None, Some("--pipelined")] {
+        let mut args = vec!["bench", "--size", "96x64", "--frames", "3"];
+        args.extend(extra);
+        let r = bokeh(&args);
+        assert!(r.status.success(), "{}", stderr(&r));
+        let text = String::from_utf8_lossy(&r.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        let names: Vec<&str> = lines.iter().filter_map(|l| l.split('\t').next()).collect();
+        for stage in ["preprocess", "inference", "upsample", "blur", "composite"] {
+            assert!(names.contains(&stage), "{extra:?}: {stage} missing in {text}");
+        }
+        assert_eq!(names.last(), Some(&"end_to_end"), "{text}");
+        for line in &lines {
+            let ms: f64 = line.split('\t').nth(1).and_then(|v| v.parse().ok()).expect("name<TAB>ms");
+            assert!(ms.is_finite() && ms >= 0.0, "{line}");
+        }
+    }
+    let r = bokeh(&["bench", "--size", "0x10"]);
+    assert_eq!(r.status.code(), Some(2), "bad size is a usage error");
+}
