@@ -13,6 +13,9 @@ use crate::CliBlur;
 /// The bundled sample photo, used when no `--input` is given.
 const SAMPLE: &[u8] = include_bytes!("../../examples/data/grace_hopper.jpg");
 
+/// Inputs for benchmarking are resized anyway; accept anything a photo can be.
+const BENCH_LIMITS: crate::jobs::DecodeLimits = crate::jobs::DecodeLimits { max_pixels: 400_000_000 };
+
 /// Frames run before timing starts (plan compilation, caches, page faults).
 const WARM_UP: usize = 5;
 
@@ -70,13 +73,13 @@ fn frames(args: &BenchArgs) -> Result<Vec<Frame>> {
                 .collect();
             paths.sort();
             paths.truncate(args.frames as usize);
-            let images: Vec<_> = paths.iter().filter_map(|p| crate::jobs::decode(p).ok()).collect();
+            let images: Vec<_> = paths.iter().filter_map(|p| crate::jobs::decode(p, BENCH_LIMITS).ok()).collect();
             if images.is_empty() {
                 bail!("{}: no readable images", path.display());
             }
             images
         }
-        Some(path) => vec![crate::jobs::decode(path).with_context(|| path.display().to_string())?],
+        Some(path) => vec![crate::jobs::decode(path, BENCH_LIMITS).with_context(|| path.display().to_string())?],
     };
     images
         .into_iter()

@@ -24,7 +24,8 @@ use bokeh::{BlurKind, Frame, Mode, ModelSpec, Options, Pipeline, Segmenter};
 const AFTER_HELP: &str = "\
 Outputs: next to each input as NAME.bokeh.EXT (NAME.mask.png in mask mode), or DIR/NAME.EXT
 with --out-dir. The format follows the output's extension (jpg, png, webp); cut-outs need png
-or webp for their alpha channel. Inputs are never overwritten.
+or webp for their alpha channel. Outputs are written whole or not at all (temporary file, then
+rename); an existing output is replaced only with --overwrite; inputs are never overwritten.
 
 Exit status: 0 all inputs processed, 1 some inputs failed (the others were written),
 2 usage error (bad flag, unusable model or background, no input).
@@ -94,6 +95,14 @@ struct Cli {
     /// JPEG quality, 1 to 100.
     #[arg(short, long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: u8,
+
+    /// Replace outputs that already exist (otherwise such inputs are reported and skipped).
+    #[arg(long)]
+    overwrite: bool,
+
+    /// Largest input accepted, in megapixels (width × height / 1e6).
+    #[arg(long, value_name = "MP", default_value_t = 100.0)]
+    max_megapixels: f64,
 
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N", global = true)]
@@ -185,7 +194,8 @@ fn options(cli: &Cli) -> Result<Options> {
     let mut options = Options::default().with_mode(mode).with_blur(blur).with_strength(cli.strength);
     match (&cli.background, mode) {
         (Some(path), Mode::Replace) => {
-            let img = jobs::decode(path).with_context(|| format!("background {}", path.display()))?;
+            let img =
+                jobs::decode(path, decode_limits(cli)?).with_context(|| format!("background {}", path.display()))?;
             options = options.with_background(Frame::from_dynamic_image(img)?);
         }
         (Some(_), _) => bail!("--background is only used with --mode replace"),
@@ -212,6 +222,14 @@ fn threads(cli: &Cli) -> Result<()> {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().context("starting worker threads")?;
     }
     Ok(())
+}
+
+fn decode_limits(cli: &Cli) -> Result<jobs::DecodeLimits> {
+    let mp = cli.max_megapixels;
+    if !(mp.is_finite() && mp > 0.0 && mp <= 4096.0) {
+        bail!("--max-megapixels must be above 0 and at most 4096");
+    }
+    Ok(jobs::DecodeLimits { max_pixels: (mp * 1e6) as u64 })
 }
 
 fn segmenter(cli: &Cli) -> Result<Segmenter> {
@@ -246,6 +264,7 @@ fn run(cli: &Cli) -> Result<Summary> {
     }
     let encode = output::Encoding { quality: cli.quality };
     let single = plan.jobs.len() == 1 && plan.errors.is_empty();
+    let limits = decode_limits(cli)?;
     let results: Vec<bool> = plan
         .jobs
         .par_iter()
@@ -253,7 +272,7 @@ fn run(cli: &Cli) -> Result<Summary> {
             || Pipeline::new(&segmenter, options.clone()),
             |pipeline, job| {
                 let result = match pipeline {
-                    Ok(pipeline) => jobs::process(job, pipeline, &encode),
+                    Ok(pipeline) => jobs::process(job, pipeline, limits, &encode),
                     Err(e) => Err(anyhow::anyhow!("{e}")),
                 };
                 progress.inc(1);

@@ -70,9 +70,15 @@ fn encode<W: Write + Seek>(frame: Frame, format: Format, encoding: &Encoding, w:
 }
 
 /// Encodes `frame` into `path` atomically: a temporary file in the same folder, flushed and
-/// synced, then renamed over `path`. On any error the temporary file is removed and `path` is
-/// left as it was.
-pub(crate) fn write_atomic(frame: Frame, path: &Path, format: Format, encoding: &Encoding) -> Result<()> {
+/// synced, then renamed to `path` (without `overwrite`, only if nothing is there by then). On any
+/// error the temporary file is removed and `path` is left as it was.
+pub(crate) fn write_atomic(
+    frame: Frame,
+    path: &Path,
+    format: Format,
+    encoding: &Encoding,
+    overwrite: bool,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -91,6 +97,7 @@ pub(crate) fn write_atomic(frame: Frame, path: &Path, format: Format, encoding: 
         w.flush().context("writing")?;
     }
     tmp.as_file().sync_all().context("writing")?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    let persisted = if overwrite { tmp.persist(path) } else { tmp.persist_noclobber(path) };
+    persisted.map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
