@@ -45,6 +45,19 @@ pub enum Error {
         /// tract's own description of the failure, with its cause chain.
         message: String,
     },
+    /// An encoded image could not be decoded (empty, truncated, not an image, corrupt).
+    #[error("{0}")]
+    Decode(String),
+    /// An image is larger than the decoding limits allow; nothing was allocated for it.
+    #[error("{width}x{height} ({:.1} megapixels) is over the limit of {:.1} megapixels", *width as f64 * *height as f64 / 1e6, *max_pixels as f64 / 1e6)]
+    TooLarge {
+        /// Width from the image header.
+        width: u32,
+        /// Height from the image header.
+        height: u32,
+        /// The limit in force, in pixels.
+        max_pixels: u64,
+    },
     /// Reading a model file failed.
     #[error("cannot read {path}: {error}")]
     Io {

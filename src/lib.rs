@@ -33,6 +33,8 @@
 pub mod blur;
 mod color;
 mod composite;
+#[cfg(feature = "image")]
+mod decode;
 mod error;
 mod frame;
 mod mask;
@@ -42,6 +44,8 @@ mod segment;
 mod stream;
 
 pub use blur::{BlurKind, BlurredBackground};
+#[cfg(feature = "image")]
+pub use decode::{decode_frame, decode_image, DecodeLimits};
 pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;

@@ -14,7 +14,7 @@ use crate::CliBlur;
 const SAMPLE: &[u8] = include_bytes!("../../examples/data/grace_hopper.jpg");
 
 /// Inputs for benchmarking are resized anyway; accept anything a photo can be.
-const BENCH_LIMITS: crate::jobs::DecodeLimits = crate::jobs::DecodeLimits { max_pixels: 400_000_000 };
+const BENCH_LIMITS: bokeh::DecodeLimits = bokeh::DecodeLimits { max_pixels: 400_000_000 };
 
 /// Frames run before timing starts (plan compilation, caches, page faults).
 const WARM_UP: usize = 5;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use image::DynamicImage;
 
-use bokeh::{Frame, Mode, Options, Pipeline};
+use bokeh::{DecodeLimits, Frame, Mode, Options, Pipeline};
 
 use crate::output::{self, Format};
 use crate::Cli;
@@ -170,56 +170,13 @@ pub(crate) fn plan(cli: &Cli, options: &Options) -> Result<Plan> {
     Ok(plan)
 }
 
-/// How large a decoded image may be.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DecodeLimits {
-    /// Most pixels (width × height) an input may have.
-    pub(crate) max_pixels: u64,
-}
-
-impl DecodeLimits {
-    /// Longest side accepted, whatever the pixel budget (the `image` crate's own check).
-    const MAX_SIDE: u32 = 65_535;
-}
-
-/// Whether a JPEG stream ends properly: an EOI marker (`FF D9`) after the first scan. Inside
-/// entropy-coded data `FF` is always followed by `00` or a restart marker, so `FF D9` can only be
-/// the end of the image; a truncated file has none, and would otherwise decode into grey.
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]);
-    sos.is_some_and(|start| bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]))
-}
-
-/// Decodes an image file, whatever its extension says, within `limits`, and turns it upright
-/// per its EXIF orientation. Sizes are checked from the header before any pixel is allocated.
+/// Reads and decodes an image file within `limits` (see [`bokeh::decode_image`]).
 pub(crate) fn decode(path: &Path, limits: DecodeLimits) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).context("cannot read")?;
-    if bytes.is_empty() {
-        bail!("empty file");
-    }
-    let reader = ImageReader::new(std::io::Cursor::new(&bytes)).with_guessed_format().context("cannot read")?;
-    let format = reader.format().ok_or_else(|| anyhow!("not a jpg, png or webp image"))?;
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
-        bail!("truncated JPEG (no end-of-image marker)");
-    }
-    let mut decoder = reader.into_decoder().context("not a supported image")?;
-    let (w, h) = decoder.dimensions();
-    let pixels = w as u64 * h as u64;
-    if pixels > limits.max_pixels || w > DecodeLimits::MAX_SIDE || h > DecodeLimits::MAX_SIDE {
-        bail!(
-            "{w}x{h} ({:.1} megapixels) is over the limit of {:.1} megapixels (raise it with --max-megapixels)",
-            pixels as f64 / 1e6,
-            limits.max_pixels as f64 / 1e6
-        );
-    }
-    let mut decoder_limits = image::Limits::default();
-    // Room for the largest pixel type (RGBA, 32-bit float) plus the decoder's own buffers.
-    decoder_limits.max_alloc = Some(pixels.saturating_mul(16).max(1 << 26));
-    decoder.set_limits(decoder_limits).context("image too large")?;
-    let orientation = decoder.orientation().context("bad orientation data")?;
-    let mut img = DynamicImage::from_decoder(decoder).context("cannot decode")?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    bokeh::decode_image(&bytes, limits).map_err(|e| match e {
+        bokeh::Error::TooLarge { .. } => anyhow!("{e} (raise it with --max-megapixels)"),
+        e => e.into(),
+    })
 }
 
 /// Runs one job; returns the line `--verbose` prints.

@@ -224,12 +224,12 @@ fn threads(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-fn decode_limits(cli: &Cli) -> Result<jobs::DecodeLimits> {
+fn decode_limits(cli: &Cli) -> Result<bokeh::DecodeLimits> {
     let mp = cli.max_megapixels;
     if !(mp.is_finite() && mp > 0.0 && mp <= 4096.0) {
         bail!("--max-megapixels must be above 0 and at most 4096");
     }
-    Ok(jobs::DecodeLimits { max_pixels: (mp * 1e6) as u64 })
+    Ok(bokeh::DecodeLimits { max_pixels: (mp * 1e6) as u64 })
 }
 
 fn segmenter(cli: &Cli) -> Result<Segmenter> {
