@@ -132,3 +132,37 @@ fn the_megapixel_limit_can_be_lowered_and_is_checked() {
         assert_eq!(r.status.code(), Some(2), "--max-megapixels {bad}: {}", stderr(&r));
     }
 }
+
+#[test]
+fn a_read_only_output_folder_is_reported_and_left_empty() {
+    // Root ignores permission bits, so run bokeh as `nobody` where we can switch to it.
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !(is_root && setpriv) {
+        eprintln!("\n*** SKIPPED: needs root and setpriv to run bokeh as an unprivileged user ***\n");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).expect("mkdir");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let input = dir.path().join("in.jpg");
+    std::fs::copy(SAMPLE, &input).expect("copy");
+    std::fs::set_permissions(&input, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let r = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_bokeh")])
+        .args([input.to_str().expect("utf8"), "--out-dir", locked.to_str().expect("utf8")])
+        .output()
+        .expect("setpriv runs");
+    if stderr(&r).contains("Permission denied") && stderr(&r).contains("bokeh: ") {
+        assert_eq!(r.status.code(), Some(1), "{}", stderr(&r));
+        assert!(stderr(&r).contains("cannot create a file in"), "{}", stderr(&r));
+        assert!(listing(&locked).is_empty());
+    } else {
+        // The binary itself was not reachable for `nobody` (a private build folder): say so.
+        assert!(r.status.code() != Some(0), "bokeh must not succeed: {}", stderr(&r));
+        eprintln!("\n*** SKIPPED: bokeh not executable by nobody here: {} ***\n", stderr(&r).trim());
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Fuzzes the decoders + pixel pipeline and the model-spec parser with cargo-fuzz (libFuzzer,
+# AddressSanitizer). Not part of the test command. cargo-fuzz needs nightly compiler flags;
+# these machines cannot download a nightly toolchain, so the stable one runs with
+# RUSTC_BOOTSTRAP=1. Seeds are committed in fuzz/corpus/TARGET; the grown corpus goes to
+# fuzz/work/ (ignored), crashes to fuzz/artifacts/.
+# Usage: bash scripts/fuzz.sh [RUNS_PER_TARGET (default 1000000)] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-1000000}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(model_spec decode_pipeline)
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+for t in "${targets[@]}"; do
+    mkdir -p "fuzz/work/$t"
+    RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" "fuzz/work/$t" "fuzz/corpus/$t" -- \
+        -runs="$runs" -max_len=65536 -rss_limit_mb=4096 -print_final_stats=1
+done
