@@ -28,7 +28,10 @@
 //! 4. **blur** ([`blur`]): the background, mask-weighted, in linear light, with a disc kernel.
 //! 5. **composite** ([`Mode`]): blend, replace, cut out, or emit the mask.
 //!
-//! [`Pipeline`] owns one stream's state and scratch buffers and runs them in order.
+//! [`Pipeline`] owns one stream's state and scratch buffers and runs them in order; [`Stream`]
+//! overlaps the model's work on the next frame with the pixel stages of the current one (one
+//! frame of latency). Neither allocates per frame in its own code once warm. Untrusted files go
+//! through [`decode_image`] (feature `image`), which checks sizes before allocating.
 
 pub mod blur;
 mod color;
