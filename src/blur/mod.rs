@@ -25,7 +25,7 @@
 //!    each span is two lookups, so a pixel costs `2R + 1` span lookups instead of `πR²` taps.
 //!    Prefix sums are kept in `f64` so long rows lose no precision in the subtraction.
 //!
-//! Both steps run in parallel over rows with rayon. [`reference`] is the plain, full-resolution,
+//! Both steps run in parallel over rows with rayon. [`reference`](mod@reference) is the plain, full-resolution,
 //! direct-summation twin that the fast path is tested against.
 
 pub mod reference;
