@@ -235,11 +235,10 @@ impl Frame {
 
     /// Copies any view into a packed frame of the same format.
     pub fn from_ref(src: FrameRef<'_>) -> Self {
-        let mut data = Vec::with_capacity(src.width as usize * src.height as usize * src.format.bytes_per_pixel());
-        for y in 0..src.height {
-            data.extend_from_slice(src.row(y));
-        }
-        Frame { data, width: src.width, height: src.height, format: src.format }
+        let capacity = src.width as usize * src.height as usize * src.format.bytes_per_pixel();
+        let mut frame = Frame { data: Vec::with_capacity(capacity), width: 0, height: 0, format: src.format };
+        frame.copy_from(src);
+        frame
     }
 
     /// Makes this frame a packed copy of `src`, reusing the allocation when it is large enough.
