@@ -190,6 +190,25 @@ impl<'a> FrameMut<'a> {
         FrameRef { data: self.data, width: self.width, height: self.height, stride: self.stride, format: self.format }
     }
 
+    /// Copies `src`, which must have this frame's size and format, into this frame's rows.
+    pub fn copy_from(&mut self, src: FrameRef<'_>) -> Result<()> {
+        if (src.width, src.height) != (self.width, self.height) {
+            return Err(Error::SizeMismatch {
+                what: "copied frame",
+                expected: crate::Dims(self.width, self.height),
+                actual: crate::Dims(src.width, src.height),
+            });
+        }
+        if src.format != self.format {
+            return Err(Error::UnsupportedFormat { format: src.format, context: "a copy into another format" });
+        }
+        let row_bytes = self.width as usize * self.format.bytes_per_pixel();
+        for (y, row) in self.data.chunks_mut(self.stride).take(self.height as usize).enumerate() {
+            row[..row_bytes].copy_from_slice(src.row(y as u32));
+        }
+        Ok(())
+    }
+
     /// The rows as mutable slices of exactly `width × bytes_per_pixel` bytes, top to bottom.
     pub(crate) fn rows_mut(&mut self) -> impl rayon::iter::IndexedParallelIterator<Item = &mut [u8]> + '_ {
         use rayon::prelude::*;

@@ -45,6 +45,7 @@ mod pipeline;
 mod resample;
 mod segment;
 mod stream;
+pub mod yuv;
 
 pub use blur::{BlurKind, BlurredBackground};
 #[cfg(feature = "image")]
@@ -58,3 +59,4 @@ pub use segment::{
     SELFIE_SQUARE_ONNX,
 };
 pub use stream::Stream;
+pub use yuv::{YuvColor, YuvFrame, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange};
