@@ -1,0 +1,379 @@
+//! The C API called from Rust: every error path, the panic guard, threads, and equality with
+//! the Rust API. The same calls from C (static and dynamic linking, valgrind, qemu-aarch64)
+//! are in `ffi/tests/c/`.
+
+use super::*;
+use std::ptr::{null, null_mut};
+
+fn last_error() -> String {
+    // SAFETY: bokeh_last_error never returns NULL and the string lives until the next call.
+    unsafe { CStr::from_ptr(bokeh_last_error()) }.to_string_lossy().into_owned()
+}
+
+/// A packed frame description over `data`.
+fn packed(data: &mut [u8], width: u32, height: u32, format: BokehPixelFormat, bpp: usize) -> BokehFrame {
+    BokehFrame {
+        width,
+        height,
+        format,
+        color: 0,
+        planes: [data.as_mut_ptr(), null_mut(), null_mut()],
+        strides: [width as usize * bpp, 0, 0],
+        sizes: [data.len(), 0, 0],
+    }
+}
+
+/// A small picture with a bright square in the middle (a "person" for the blur to keep).
+fn test_rgba(width: u32, height: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity((width * height * 4) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let centre = (x as i32 - width as i32 / 2).abs() < width as i32 / 5
+                && (y as i32 - height as i32 / 2).abs() < height as i32 / 3;
+            let base = if centre { 220 } else { ((x * 7 + y * 3) % 200) as u8 };
+            v.extend_from_slice(&[base, base / 2, 255 - base, 255]);
+        }
+    }
+    v
+}
+
+fn new_processor(settings: Option<&BokehSettings>) -> *mut BokehProcessor {
+    let mut p = null_mut();
+    let s = settings.map_or(null(), |s| s as *const _);
+    // SAFETY: valid pointers.
+    let status = unsafe { bokeh_processor_create(s, &mut p) };
+    assert_eq!(status, BokehStatus::Ok, "{}", last_error());
+    assert!(!p.is_null());
+    p
+}
+
+fn destroy(mut p: *mut BokehProcessor) {
+    // SAFETY: a live handle.
+    unsafe { bokeh_processor_destroy(&mut p) };
+    assert!(p.is_null(), "destroy nulls the handle");
+}
+
+#[test]
+fn versions_and_names() {
+    // SAFETY: static strings.
+    let version = unsafe { CStr::from_ptr(bokeh_version()) }.to_str().expect("utf-8");
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(bokeh_abi_version(), BOKEH_ABI_VERSION);
+    // SAFETY: static strings.
+    let name = |s: i32| unsafe { CStr::from_ptr(bokeh_status_name(s)) }.to_str().expect("utf-8").to_string();
+    assert_eq!(name(BokehStatus::InvalidFrame as i32), "BOKEH_STATUS_INVALID_FRAME");
+    assert_eq!(name(BokehStatus::NotReady as i32), "BOKEH_STATUS_NOT_READY");
+    assert_eq!(name(-1), "unknown");
+}
+
+#[test]
+fn null_pointers_are_errors_not_crashes() {
+    // SAFETY: every call below is allowed to take NULL and must say so.
+    unsafe {
+        assert_eq!(bokeh_settings_init(null_mut()), BokehStatus::NullPointer);
+        assert!(last_error().contains("settings is NULL"), "{}", last_error());
+        assert_eq!(bokeh_processor_create(null(), null_mut()), BokehStatus::NullPointer);
+        let mut p = null_mut();
+        assert_eq!(bokeh_processor_create_from_file(null(), null(), null(), &mut p), BokehStatus::NullPointer);
+        assert!(p.is_null());
+        assert_eq!(bokeh_processor_create_from_memory(null(), 10, null(), null(), &mut p), BokehStatus::NullPointer);
+        let frame = packed(&mut [0; 16], 2, 2, BOKEH_FORMAT_RGBA, 4);
+        assert_eq!(bokeh_processor_process(null_mut(), &frame, &frame), BokehStatus::NullPointer);
+        assert!(last_error().contains("processor is NULL"));
+        assert_eq!(bokeh_processor_set_settings(null_mut(), null()), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_get_settings(null_mut(), null_mut()), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_set_background(null_mut(), null()), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_get_mask(null_mut(), &frame), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_get_timings(null_mut(), null_mut()), BokehStatus::NullPointer);
+        bokeh_processor_destroy(null_mut());
+        let mut none: *mut BokehProcessor = null_mut();
+        bokeh_processor_destroy(&mut none);
+
+        let p = new_processor(None);
+        assert_eq!(bokeh_processor_process(p, null(), &frame), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_process(p, &frame, null()), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_get_timings(p, null_mut()), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_get_mask(p, null()), BokehStatus::NullPointer);
+        let mut no_plane = frame;
+        no_plane.planes[0] = null_mut();
+        assert_eq!(bokeh_processor_process(p, &no_plane, &frame), BokehStatus::NullPointer);
+        assert!(last_error().contains("input.planes[0] is NULL"), "{}", last_error());
+        assert!(!bokeh_last_error().is_null());
+        destroy(p);
+    }
+}
+
+#[test]
+fn bad_frames_and_settings_give_specific_codes() {
+    let p = new_processor(None);
+    let (w, h) = (64u32, 48u32);
+    let mut input = test_rgba(w, h);
+    let mut output = vec![0u8; input.len()];
+    let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+    let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+    let check = |i: &BokehFrame, o: &BokehFrame, want: BokehStatus, text: &str| {
+        // SAFETY: frames describe live buffers (or deliberately bad sizes the library rejects).
+        let got = unsafe { bokeh_processor_process(p, i, o) };
+        assert_eq!(got, want, "{}", last_error());
+        assert!(last_error().contains(text), "{:?} does not mention {text:?}", last_error());
+    };
+    // SAFETY: as above.
+    assert_eq!(unsafe { bokeh_processor_get_mask(p, &outf) }, BokehStatus::NotReady);
+    let mut short = inf;
+    short.sizes[0] -= 1;
+    check(&short, &outf, BokehStatus::InvalidFrame, "too short");
+    let mut narrow = inf;
+    narrow.strides[0] = 4;
+    check(&narrow, &outf, BokehStatus::InvalidFrame, "stride 4");
+    let mut huge = inf;
+    huge.width = u32::MAX;
+    huge.height = u32::MAX;
+    huge.strides[0] = usize::MAX;
+    check(&huge, &outf, BokehStatus::SizeMismatch, "output is 64x48");
+    let mut huge_out = outf;
+    huge_out.width = u32::MAX;
+    huge_out.height = u32::MAX;
+    check(&huge, &huge_out, BokehStatus::InvalidFrame, "input");
+    let mut zero = inf;
+    zero.width = 0;
+    let mut zero_out = outf;
+    zero_out.width = 0;
+    check(&zero, &zero_out, BokehStatus::InvalidFrame, "empty frame");
+    let mut too_big = inf;
+    too_big.sizes[0] = usize::MAX;
+    check(&too_big, &outf, BokehStatus::InvalidFrame, "larger than memory");
+    let mut unknown = inf;
+    unknown.format = 0;
+    check(&unknown, &outf, BokehStatus::UnsupportedFormat, "unknown pixel format 0");
+    let mut bgra_out = outf;
+    bgra_out.format = BOKEH_FORMAT_BGRA;
+    check(&inf, &bgra_out, BokehStatus::UnsupportedFormat, "output has the input's format");
+    let mut yuv_out = outf;
+    yuv_out.format = BOKEH_FORMAT_NV12;
+    check(&inf, &yuv_out, BokehStatus::UnsupportedFormat, "input format");
+    let mut small_out = outf;
+    small_out.width = 32;
+    check(&inf, &small_out, BokehStatus::SizeMismatch, "output is 32x48");
+    let mut bad_color = inf;
+    bad_color.format = BOKEH_FORMAT_I420;
+    bad_color.color = 9;
+    bad_color.planes = [input.as_mut_ptr(); 3];
+    bad_color.strides = [64, 32, 32];
+    bad_color.sizes = [input.len(); 3];
+    check(&bad_color, &outf, BokehStatus::InvalidArgument, "color space 9");
+
+    let mut s = BokehSettings::default();
+    // SAFETY: valid pointers throughout.
+    unsafe {
+        assert_eq!(bokeh_settings_init(&mut s), BokehStatus::Ok);
+        s.strength = 0.5;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        assert!(last_error().contains("strength"));
+        s.strength = f32::NAN;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        s.strength = 0.05;
+        s.mode = 7;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        s.mode = BOKEH_MODE_REPLACE;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        assert!(last_error().contains("background"), "{}", last_error());
+        s.mode = BOKEH_MODE_BLUR;
+        s.blur = 5;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        s.blur = BOKEH_BLUR_GAUSSIAN;
+        s.struct_size = 8;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Version);
+        assert!(last_error().contains("struct_size is 8"));
+        s.struct_size = 4096;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Version);
+        // Failed calls left the old settings in place.
+        let mut got = BokehSettings::default();
+        assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
+        assert_eq!(got, BokehSettings::default());
+        s.struct_size = std::mem::size_of::<BokehSettings>() as u32;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Ok);
+        assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
+        assert_eq!(got, s);
+        assert_eq!(last_error(), "", "success clears the message");
+    }
+    destroy(p);
+}
+
+#[test]
+fn bad_models_are_reported() {
+    let mut p = null_mut();
+    // SAFETY: valid pointers.
+    unsafe {
+        let garbage = [7u8; 100];
+        let status = bokeh_processor_create_from_memory(garbage.as_ptr(), garbage.len(), null(), null(), &mut p);
+        assert_eq!(status, BokehStatus::Model, "{}", last_error());
+        assert!(p.is_null());
+        let status = bokeh_processor_create_from_file(c"/nonexistent/model.onnx".as_ptr(), null(), null(), &mut p);
+        assert_eq!(status, BokehStatus::Io);
+        assert!(last_error().contains("/nonexistent/model.onnx"), "{}", last_error());
+        let model = bokeh::SELFIE_SQUARE_ONNX;
+        let status =
+            bokeh_processor_create_from_memory(model.as_ptr(), model.len(), c"nonsense".as_ptr(), null(), &mut p);
+        assert_eq!(status, BokehStatus::InvalidArgument);
+        assert!(last_error().contains("unknown preset"), "{}", last_error());
+        let bad = BokehSettings { strength: -1.0, ..BokehSettings::default() };
+        assert_eq!(bokeh_processor_create(&bad, &mut p), BokehStatus::InvalidArgument);
+        assert!(p.is_null());
+    }
+}
+
+#[test]
+fn panics_become_internal_errors() {
+    let status = guard(|| panic!("deliberate test panic"));
+    assert_eq!(status, BokehStatus::Internal);
+    assert!(last_error().contains("deliberate test panic"));
+    assert_eq!(guard(|| Ok(())), BokehStatus::Ok);
+}
+
+#[test]
+fn a_busy_processor_says_so() {
+    let p = new_processor(None);
+    // SAFETY: a live handle.
+    let handle = unsafe { &*p };
+    let held = handle.inner.lock().expect("not poisoned");
+    let addr = p as usize;
+    let status = std::thread::spawn(move || {
+        let mut t = BokehTimings::default();
+        // SAFETY: the handle stays alive: the main thread joins before destroying it.
+        let s = unsafe { bokeh_processor_get_timings(addr as *mut BokehProcessor, &mut t) };
+        (s, last_error())
+    })
+    .join()
+    .expect("thread");
+    drop(held);
+    assert_eq!(status.0, BokehStatus::Busy);
+    assert!(status.1.contains("in use by another thread"));
+    destroy(p);
+}
+
+/// The output of the Rust API for the same frame and options.
+fn rust_api(frame: FrameRef<'_>, options: Options) -> Frame {
+    let segmenter = Segmenter::new().expect("model");
+    let mut pipeline = Pipeline::new(&segmenter, options).expect("pipeline");
+    pipeline.process(frame).expect("process")
+}
+
+#[test]
+fn matches_the_rust_api_in_every_mode_and_in_place() {
+    let (w, h) = (96u32, 72u32);
+    let rgba = test_rgba(w, h);
+    let reference = FrameRef::packed(&rgba, w, h, PixelFormat::Rgba8).expect("frame");
+    let background = Frame::from_vec(vec![30u8; (w * h * 3) as usize], w, h, PixelFormat::Rgb8).expect("bg");
+    for (mode, c_mode, bpp, c_format) in [
+        (Mode::Blur, BOKEH_MODE_BLUR, 4, BOKEH_FORMAT_RGBA),
+        (Mode::Replace, BOKEH_MODE_REPLACE, 4, BOKEH_FORMAT_RGBA),
+        (Mode::Cutout, BOKEH_MODE_CUTOUT, 4, BOKEH_FORMAT_RGBA),
+        (Mode::Mask, BOKEH_MODE_MASK, 1, BOKEH_FORMAT_GRAY),
+    ] {
+        let options = Options::default().with_mode(mode).with_background(background.clone());
+        let expected = rust_api(reference, options);
+        let settings = BokehSettings { mode: c_mode, ..BokehSettings::default() };
+        let p = new_processor(None);
+        let mut bg = background.data().to_vec();
+        let bgf = packed(&mut bg, w, h, BOKEH_FORMAT_RGB, 3);
+        let mut input = rgba.clone();
+        let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+        let mut output = vec![0u8; (w * h) as usize * bpp];
+        let outf = packed(&mut output, w, h, c_format, bpp);
+        // SAFETY: frames describe live buffers.
+        unsafe {
+            assert_eq!(bokeh_processor_set_background(p, &bgf), BokehStatus::Ok, "{}", last_error());
+            assert_eq!(bokeh_processor_set_settings(p, &settings), BokehStatus::Ok, "{}", last_error());
+            assert_eq!(bokeh_processor_process(p, &inf, &outf), BokehStatus::Ok, "{}", last_error());
+        }
+        assert_eq!(output, expected.data(), "{mode:?}");
+        if mode == Mode::Blur {
+            // In place: the output is the input's own memory.
+            // SAFETY: one buffer, described twice; the library copies before writing.
+            assert_eq!(unsafe { bokeh_processor_process(p, &inf, &inf) }, BokehStatus::Ok, "{}", last_error());
+            assert_eq!(input, expected.data(), "in place");
+            let mut mask = vec![0u8; (w * h) as usize];
+            let maskf = packed(&mut mask, w, h, BOKEH_FORMAT_GRAY, 1);
+            let mut timings = BokehTimings::default();
+            // SAFETY: as above.
+            unsafe {
+                assert_eq!(bokeh_processor_get_mask(p, &maskf), BokehStatus::Ok, "{}", last_error());
+                assert_eq!(bokeh_processor_get_timings(p, &mut timings), BokehStatus::Ok);
+            }
+            assert!(timings.inference_ms > 0.0 && timings.total_ms >= timings.inference_ms, "{timings:?}");
+            assert!(timings.convert_ms > 0.0, "in-place processing copies the input: {timings:?}");
+            let centre = mask[(h / 2 * w + w / 2) as usize];
+            let corner = mask[0];
+            assert!(mask.iter().any(|&m| m != mask[0]), "mask is not constant ({centre}, {corner})");
+        }
+        destroy(p);
+    }
+}
+
+#[test]
+fn camera_formats_match_converting_first() {
+    let (w, h) = (50u32, 38u32);
+    let rgba = test_rgba(w, h);
+    let reference = FrameRef::packed(&rgba, w, h, PixelFormat::Rgba8).expect("frame");
+    let p = new_processor(None);
+    for (layout, c_format, color, c_color) in [
+        (YuvLayout::Nv12, BOKEH_FORMAT_NV12, YuvColor::new(YuvMatrix::Bt601, YuvRange::Full), BOKEH_COLOR_BT601_FULL),
+        (YuvLayout::Nv21, BOKEH_FORMAT_NV21, YuvColor::default(), BOKEH_COLOR_BT601_LIMITED),
+        (
+            YuvLayout::I420,
+            BOKEH_FORMAT_I420,
+            YuvColor::new(YuvMatrix::Bt709, YuvRange::Limited),
+            BOKEH_COLOR_BT709_LIMITED,
+        ),
+        (YuvLayout::Yuyv, BOKEH_FORMAT_YUYV, YuvColor::new(YuvMatrix::Bt709, YuvRange::Full), BOKEH_COLOR_BT709_FULL),
+    ] {
+        let yuv = bokeh::YuvFrame::from_rgb(reference, layout, color).expect("yuv");
+        let converted = yuv.as_ref().to_frame(PixelFormat::Bgra8).expect("bgra");
+        let expected = rust_api(converted.as_ref(), Options::default());
+        let mut planes: Vec<Vec<u8>> = (0..3).map(|i| yuv.plane(i).0.to_vec()).collect();
+        let strides = [yuv.plane(0).1, yuv.plane(1).1, yuv.plane(2).1];
+        let inf = BokehFrame {
+            width: w,
+            height: h,
+            format: c_format,
+            color: c_color,
+            planes: [planes[0].as_mut_ptr(), planes[1].as_mut_ptr(), planes[2].as_mut_ptr()],
+            strides,
+            sizes: [planes[0].len(), planes[1].len(), planes[2].len()],
+        };
+        let mut output = vec![0u8; (w * h * 4) as usize];
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_BGRA, 4);
+        // SAFETY: frames describe live buffers.
+        let status = unsafe { bokeh_processor_process(p, &inf, &outf) };
+        assert_eq!(status, BokehStatus::Ok, "{layout:?}: {}", last_error());
+        assert_eq!(output, expected.data(), "{layout:?}");
+        if layout != YuvLayout::Yuyv {
+            let mut short = inf;
+            short.sizes[1] -= 1;
+            // SAFETY: as above, with a size the library must refuse.
+            assert_eq!(unsafe { bokeh_processor_process(p, &short, &outf) }, BokehStatus::InvalidFrame);
+            assert!(last_error().contains("plane 1"), "{}", last_error());
+        }
+    }
+    destroy(p);
+}
+
+#[test]
+fn own_thread_pool_gives_the_same_picture() {
+    let (w, h) = (64u32, 40u32);
+    let rgba = test_rgba(w, h);
+    let mut outputs = Vec::new();
+    for threads in [0, 1, 3] {
+        let p = new_processor(Some(&BokehSettings { num_threads: threads, ..BokehSettings::default() }));
+        let mut input = rgba.clone();
+        let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+        let mut output = vec![0u8; input.len()];
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+        // SAFETY: frames describe live buffers.
+        assert_eq!(unsafe { bokeh_processor_process(p, &inf, &outf) }, BokehStatus::Ok, "{}", last_error());
+        outputs.push(output);
+        destroy(p);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
