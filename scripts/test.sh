@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the build and tests need; installed only where missing.
-packages=(build-essential pkg-config)
+# System packages the build and tests need; installed only where missing. The C API test
+# (scripts/test_ffi.sh) needs a JDK for the JNI glue, valgrind, an aarch64 cross compiler and qemu, and clang/llvm for
+# the Android and iOS static libraries.
+packages=(build-essential pkg-config valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang llvm
+    openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +21,11 @@ fi
 for component in rustfmt clippy; do
     cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
 done
+targets=(aarch64-unknown-linux-gnu aarch64-linux-android aarch64-apple-ios)
+installed=$(rustup target list --installed)
+for t in "${targets[@]}"; do
+    grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
 
 if [ ! -d ../shared/testdata ] && [ -z "${BOKEH_SHARED:-}" ]; then
     echo "*** ../shared is absent: the golden-model and photo-quality tests will be SKIPPED ***" >&2
@@ -27,3 +35,4 @@ set -x
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+bash scripts/test_ffi.sh
