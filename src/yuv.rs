@@ -137,15 +137,6 @@ impl ToRgb {
         }
     }
 
-    /// RGB of one pixel.
-    #[inline(always)]
-    fn rgb(&self, y: u8, u: u8, v: u8) -> [u8; 3] {
-        let y = (y as i32 - self.y_offset) * self.y_scale + HALF;
-        let (u, v) = (u as i32 - 128, v as i32 - 128);
-        let clamp = |x: i32| (x >> FIX).clamp(0, 255) as u8;
-        [clamp(y + self.r_v * v), clamp(y - self.g_u * u - self.g_v * v), clamp(y + self.b_u * u)]
-    }
-
     /// Grey level of one pixel (luma expanded to full range).
     #[inline(always)]
     fn grey(&self, y: u8) -> u8 {
@@ -268,47 +259,43 @@ impl<'a> YuvFrameRef<'a> {
         }
         let format = out.format();
         let bpp = format.bytes_per_pixel();
-        let [ro, go, bo] = format.rgb_offsets();
+        let offsets = format.rgb_offsets();
         let alpha = format.alpha_offset();
         let k = ToRgb::new(self.color);
         let width = self.width as usize;
+        let (planes, strides, layout) = (self.planes, self.strides, self.layout);
         out.rows_mut().enumerate().for_each(|(row, dst)| {
-            let y_row = &self.planes[0][row * self.strides[0]..];
+            let y_row = &planes[0][row * strides[0]..];
             if format == PixelFormat::Gray8 {
-                let luma = |x: usize| if self.layout == YuvLayout::Yuyv { y_row[x * 2] } else { y_row[x] };
-                for (x, d) in dst.iter_mut().enumerate() {
-                    *d = k.grey(luma(x));
+                let step = if layout == YuvLayout::Yuyv { 2 } else { 1 };
+                for (d, y) in dst.iter_mut().zip(y_row.iter().step_by(step)) {
+                    *d = k.grey(*y);
                 }
                 return;
             }
+            // One match per row; inside, each 2-pixel pair shares its chroma.
             let crow = row / 2;
-            for x in 0..width {
-                let (y, u, v) = match self.layout {
-                    YuvLayout::Nv12 | YuvLayout::Nv21 => {
-                        let c = &self.planes[1][crow * self.strides[1] + (x / 2) * 2..];
-                        let (u, v) = if self.layout == YuvLayout::Nv12 { (c[0], c[1]) } else { (c[1], c[0]) };
-                        (y_row[x], u, v)
-                    }
-                    YuvLayout::I420 => {
-                        let (u, v) = (
-                            self.planes[1][crow * self.strides[1] + x / 2],
-                            self.planes[2][crow * self.strides[2] + x / 2],
-                        );
-                        (y_row[x], u, v)
-                    }
-                    YuvLayout::Yuyv => {
-                        let p = &y_row[(x / 2) * 4..];
-                        (p[(x % 2) * 2], p[1], p[3])
-                    }
-                };
-                let rgb = k.rgb(y, u, v);
-                let px = &mut dst[x * bpp..(x + 1) * bpp];
-                px[ro] = rgb[0];
-                px[go] = rgb[1];
-                px[bo] = rgb[2];
-                if let Some(a) = alpha {
-                    px[a] = 255;
+            let luma = |pair: usize| (y_row[2 * pair], y_row.get(2 * pair + 1).copied().unwrap_or(0));
+            match layout {
+                YuvLayout::Nv12 | YuvLayout::Nv21 => {
+                    let c = &planes[1][crow * strides[1]..];
+                    let (ui, vi) = if layout == YuvLayout::Nv12 { (0, 1) } else { (1, 0) };
+                    write_pairs(dst, width, bpp, offsets, alpha, &k, |p| {
+                        let (y0, y1) = luma(p);
+                        (y0, y1, c[2 * p + ui], c[2 * p + vi])
+                    });
                 }
+                YuvLayout::I420 => {
+                    let (u, v) = (&planes[1][crow * strides[1]..], &planes[2][crow * strides[2]..]);
+                    write_pairs(dst, width, bpp, offsets, alpha, &k, |p| {
+                        let (y0, y1) = luma(p);
+                        (y0, y1, u[p], v[p])
+                    });
+                }
+                YuvLayout::Yuyv => write_pairs(dst, width, bpp, offsets, alpha, &k, |p| {
+                    let q = &y_row[4 * p..4 * p + 4];
+                    (q[0], q[2], q[1], q[3])
+                }),
             }
         });
         Ok(())
@@ -319,6 +306,34 @@ impl<'a> YuvFrameRef<'a> {
         let mut frame = Frame::new(self.width, self.height, format)?;
         self.to_rgb_into(&mut frame.as_mut())?;
         Ok(frame)
+    }
+}
+
+/// Writes one row of RGB(A) pixels from `fetch(pair) = (y0, y1, u, v)`, two pixels per pair
+/// (the last pair of an odd width writes one).
+#[inline(always)]
+fn write_pairs(
+    dst: &mut [u8],
+    width: usize,
+    bpp: usize,
+    [ro, go, bo]: [usize; 3],
+    alpha: Option<usize>,
+    k: &ToRgb,
+    fetch: impl Fn(usize) -> (u8, u8, u8, u8),
+) {
+    for (pair, px) in dst.chunks_mut(2 * bpp).enumerate().take(width.div_ceil(2)) {
+        let (y0, y1, u, v) = fetch(pair);
+        let (u, v) = (u as i32 - 128, v as i32 - 128);
+        let (r, g, b) = (k.r_v * v, -k.g_u * u - k.g_v * v, k.b_u * u);
+        for (px, y) in px.chunks_exact_mut(bpp).zip([y0, y1]) {
+            let y = (y as i32 - k.y_offset) * k.y_scale + HALF;
+            px[ro] = ((y + r) >> FIX).clamp(0, 255) as u8;
+            px[go] = ((y + g) >> FIX).clamp(0, 255) as u8;
+            px[bo] = ((y + b) >> FIX).clamp(0, 255) as u8;
+            if let Some(a) = alpha {
+                px[a] = 255;
+            }
+        }
     }
 }
 
