@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-1000000}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(model_spec decode_pipeline)
+[ ${#targets[@]} -gt 0 ] || targets=(model_spec decode_pipeline c_api)
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 for t in "${targets[@]}"; do
     # libFuzzer adds new inputs to its first corpus folder: run on a working copy so the

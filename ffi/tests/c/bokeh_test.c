@@ -7,7 +7,8 @@
  *   bokeh_test DIR [MAX_ABS_DIFF [MAX_MEAN_DIFF]]   run the fixtures in DIR (default tolerance 0:
  *                                                    bit-exact; the aarch64 run passes a
  *                                                    tolerance because its float kernels differ)
- *   bokeh_test --bench WIDTH HEIGHT FRAMES           time RGBA portrait frames through the C API
+ *   bokeh_test --bench WIDTH HEIGHT FRAMES [nv21]    time portrait frames through the C API (RGBA
+ *                                                    in, or NV21 in as Android cameras give; RGBA out)
  */
 #define _POSIX_C_SOURCE 199309L
 #include "bokeh.h"
@@ -334,7 +335,7 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int bench(uint32_t w, uint32_t h, int frames) {
+static int bench(uint32_t w, uint32_t h, int frames, int nv21) {
     bokeh_processor *p = NULL;
     if (bokeh_processor_create(NULL, &p) != BOKEH_STATUS_OK) {
         fprintf(stderr, "create: %s\n", bokeh_last_error());
@@ -343,7 +344,9 @@ static int bench(uint32_t w, uint32_t h, int frames) {
     size_t len = (size_t)w * h * 4;
     unsigned char *in = malloc(len), *out = malloc(len);
     for (size_t i = 0; i < len; i++) in[i] = (unsigned char)((i * 7 + i / (w * 4) * 3) & 0xFF);
-    bokeh_frame inf = describe(in, len, w, h, BOKEH_FORMAT_RGBA, 0);
+    size_t nv21_len = (size_t)w * h + (size_t)((w + 1) / 2) * 2 * ((h + 1) / 2);
+    bokeh_frame inf = nv21 ? describe(in, nv21_len, w, h, BOKEH_FORMAT_NV21, BOKEH_COLOR_BT601_FULL)
+                           : describe(in, len, w, h, BOKEH_FORMAT_RGBA, 0);
     bokeh_frame outf = describe(out, len, w, h, BOKEH_FORMAT_RGBA, 0);
     bokeh_timings sum, t;
     memset(&sum, 0, sizeof sum);
@@ -355,14 +358,15 @@ static int bench(uint32_t w, uint32_t h, int frames) {
             return 1;
         }
         if (i >= 0 && bokeh_processor_get_timings(p, &t) == BOKEH_STATUS_OK) {
+            sum.convert_ms += t.convert_ms;
             sum.preprocess_ms += t.preprocess_ms, sum.inference_ms += t.inference_ms;
             sum.upsample_ms += t.upsample_ms, sum.blur_ms += t.blur_ms, sum.composite_ms += t.composite_ms;
         }
     }
     double per_frame = (now_ms() - start) / frames;
-    printf("%ux%u RGBA, %d frames: %.2f ms/frame (preprocess %.2f, inference %.2f, upsample %.2f, blur %.2f, "
-           "composite %.2f)\n",
-           w, h, frames, per_frame, sum.preprocess_ms / frames, sum.inference_ms / frames, sum.upsample_ms / frames,
+    printf("%ux%u %s, %d frames: %.2f ms/frame (convert %.2f, preprocess %.2f, inference %.2f, upsample %.2f, "
+           "blur %.2f, composite %.2f)\n",
+           w, h, nv21 ? "NV21" : "RGBA", frames, per_frame, sum.convert_ms / frames, sum.preprocess_ms / frames, sum.inference_ms / frames, sum.upsample_ms / frames,
            sum.blur_ms / frames, sum.composite_ms / frames);
     bokeh_processor_destroy(&p);
     free(in);
@@ -371,8 +375,9 @@ static int bench(uint32_t w, uint32_t h, int frames) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 5 && strcmp(argv[1], "--bench") == 0)
-        return bench((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "--bench") == 0)
+        return bench((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), atoi(argv[4]),
+                     argc == 6 && strcmp(argv[5], "nv21") == 0);
     if (argc < 2) {
         fprintf(stderr, "usage: %s DIR [MAX_ABS_DIFF [MAX_MEAN_DIFF]] | --bench W H FRAMES\n", argv[0]);
         return 2;
