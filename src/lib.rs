@@ -45,6 +45,7 @@ mod pipeline;
 mod resample;
 mod segment;
 mod stream;
+mod temporal;
 pub mod yuv;
 
 pub use blur::{BlurKind, BlurredBackground};
@@ -59,4 +60,5 @@ pub use segment::{
     SELFIE_SQUARE_ONNX,
 };
 pub use stream::Stream;
+pub use temporal::Temporal;
 pub use yuv::{YuvColor, YuvFrame, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange};

@@ -17,6 +17,7 @@ use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::resample::Resampler;
 use crate::segment::{Segmenter, SegmenterSession};
+use crate::temporal::{Temporal, TemporalFilter};
 
 /// What the pipeline produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,11 +47,19 @@ pub struct Options {
     pub strength: f32,
     /// The new background for [`Mode::Replace`].
     pub background: Option<Arc<Frame>>,
+    /// Temporal stability for video ([`Temporal`]): off for photos, on by default in video.
+    pub temporal: Option<Temporal>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { mode: Mode::Blur, blur: BlurKind::Disc, strength: Self::DEFAULT_STRENGTH, background: None }
+        Options {
+            mode: Mode::Blur,
+            blur: BlurKind::Disc,
+            strength: Self::DEFAULT_STRENGTH,
+            background: None,
+            temporal: None,
+        }
     }
 }
 
@@ -84,8 +93,17 @@ impl Options {
         self
     }
 
+    /// Turns the temporal filter on (`Some`) or off (`None`).
+    pub fn with_temporal(mut self, temporal: Option<Temporal>) -> Self {
+        self.temporal = temporal;
+        self
+    }
+
     /// Checks the options are consistent.
     pub fn validate(&self) -> Result<()> {
+        if let Some(t) = &self.temporal {
+            t.validate()?;
+        }
         if !(0.0..=Self::MAX_STRENGTH).contains(&self.strength) {
             return Err(Error::InvalidOption(format!(
                 "strength {} is outside 0..={}",
@@ -163,6 +181,8 @@ pub struct Pipeline {
     blurred: BlurredBackground,
     /// The replacement background fitted to the last frame size, in linear RGB.
     fitted: Option<FittedBackground>,
+    /// Running state of the temporal filter.
+    temporal: TemporalFilter,
     timings: StageTimings,
 }
 
@@ -178,6 +198,7 @@ impl Pipeline {
             resampler: Resampler::default(),
             blurred: BlurredBackground::default(),
             fitted: None,
+            temporal: TemporalFilter::default(),
             timings: StageTimings::default(),
         })
     }
@@ -192,6 +213,9 @@ impl Pipeline {
         options.validate()?;
         if !same_background(&options, &self.options) {
             self.fitted = None;
+        }
+        if options.temporal != self.options.temporal {
+            self.temporal.reset();
         }
         self.options = options;
         Ok(())
@@ -232,7 +256,7 @@ impl Pipeline {
         let t2 = Instant::now();
         self.timings.preprocess = t1 - t0;
         self.timings.inference = t2 - t1;
-        let result = inferred.and_then(|()| self.finish(input, &low, output));
+        let result = inferred.and_then(|()| self.finish_model_mask(input, &mut low, output));
         self.low = low;
         result
     }
@@ -247,6 +271,27 @@ impl Pipeline {
         self.timings.preprocess = Duration::ZERO;
         self.timings.inference = Duration::ZERO;
         self.finish(input, mask, output)
+    }
+
+    /// Forgets the temporal filter's past, e.g. after a scene cut: the next frame's mask is
+    /// taken as the model gives it.
+    pub fn reset_temporal(&mut self) {
+        self.temporal.reset();
+    }
+
+    /// The stages after inference for a mask that came from the model (at model resolution):
+    /// the temporal filter, when on, then upsample, blur and composite.
+    pub(crate) fn finish_model_mask(
+        &mut self,
+        input: FrameRef<'_>,
+        low: &mut Mask,
+        output: &mut FrameMut<'_>,
+    ) -> Result<()> {
+        self.check_output(input, output)?;
+        if let Some(t) = self.options.temporal {
+            self.temporal.apply(low, &t);
+        }
+        self.finish(input, low, output)
     }
 
     fn check_output(&self, input: FrameRef<'_>, output: &FrameMut<'_>) -> Result<()> {

@@ -169,7 +169,7 @@ impl Stream {
         let result = std::mem::replace(&mut work.result, Ok(()));
         let pixels = &mut self.pixels;
         let written = result
-            .and_then(|()| self.pool.install(|| pixels.process_with_mask(work.frame.as_ref(), &work.mask, output)));
+            .and_then(|()| self.pool.install(|| pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output)));
         pixels.set_segment_timings(work.segment_time.0, work.segment_time.1);
         self.latency = work.pushed.elapsed();
         self.spares.push(work);

@@ -1,6 +1,6 @@
 //! The pipelined stream gives exactly the sequential pipeline's pictures, one frame later.
 
-use bokeh::{Frame, Options, Pipeline, PixelFormat, Segmenter, Stream};
+use bokeh::{Frame, Options, Pipeline, PixelFormat, Segmenter, Stream, Temporal};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/grace_hopper.jpg");
 
@@ -19,13 +19,22 @@ fn frames() -> Vec<Frame> {
 
 #[test]
 fn stream_outputs_match_the_sequential_pipeline_frame_for_frame() {
+    same_as_sequential(Options::default());
+}
+
+#[test]
+fn stream_with_temporal_smoothing_matches_the_sequential_pipeline() {
+    same_as_sequential(Options::default().with_temporal(Some(Temporal::default())));
+}
+
+fn same_as_sequential(options: Options) {
     let segmenter = Segmenter::new().expect("model");
     let frames = frames();
-    let mut sequential = Pipeline::new(&segmenter, Options::default()).expect("pipeline");
+    let mut sequential = Pipeline::new(&segmenter, options.clone()).expect("pipeline");
     let expected: Vec<Frame> = frames.iter().map(|f| sequential.process(f.as_ref()).expect("process")).collect();
     assert_ne!(expected[0], expected[1], "the test frames differ");
 
-    let mut stream = Stream::new(&segmenter, Options::default()).expect("stream");
+    let mut stream = Stream::new(&segmenter, options).expect("stream");
     let mut out = Frame::new(320, 180, PixelFormat::Rgb8).expect("out");
     let mut outputs = Vec::new();
     for f in &frames {

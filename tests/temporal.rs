@@ -1,0 +1,66 @@
+//! Temporal stability on a real clip: DAVIS 2016 `dance-twirl` (90 frames, 854x480) from
+//! `../shared/testdata/video`, masks as `bokeh --mode mask` makes them, measured as
+//! `../shared/tools/flicker.py` does (flip % = pixels whose 0.5-thresholded label changes
+//! between consecutive frames; mean per-frame IoU against the clip's masks).
+
+mod common;
+
+use bokeh::{FrameRef, Mode, Options, Pipeline, PixelFormat, Segmenter, Temporal};
+
+struct Clip {
+    frames: Vec<image::RgbImage>,
+    truth: Vec<Vec<u8>>,
+}
+
+fn load_clip() -> Option<Clip> {
+    let dir = common::shared_dir()?.join("testdata/video/davis2016_dance-twirl");
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir.join("frames")).expect("frames folder").map(|e| e.expect("entry").path()).collect();
+    names.sort();
+    let frames = names.iter().map(|p| image::open(p).expect("frame").to_rgb8()).collect();
+    let truth = names
+        .iter()
+        .map(|p| {
+            let name = p.with_extension("png");
+            let name = name.file_name().expect("name");
+            image::open(dir.join("masks").join(name)).expect("mask").to_luma8().into_raw()
+        })
+        .collect();
+    Some(Clip { frames, truth })
+}
+
+/// (flip %, mean IoU) of the clip's masks with `temporal`.
+fn measure(clip: &Clip, segmenter: &Segmenter, temporal: Option<Temporal>) -> (f64, f64) {
+    let options = Options::default().with_mode(Mode::Mask).with_temporal(temporal);
+    let mut pipeline = Pipeline::new(segmenter, options).expect("pipeline");
+    let masks: Vec<Vec<u8>> = clip
+        .frames
+        .iter()
+        .map(|f| {
+            let frame = FrameRef::packed(f.as_raw(), f.width(), f.height(), PixelFormat::Rgb8).expect("frame");
+            pipeline.process(frame).expect("process").into_vec()
+        })
+        .collect();
+    let flips: f64 = masks
+        .windows(2)
+        .map(|w| {
+            let changed = w[0].iter().zip(&w[1]).filter(|(a, b)| (**a >= 128) != (**b >= 128)).count();
+            100.0 * changed as f64 / w[0].len() as f64
+        })
+        .sum::<f64>()
+        / (masks.len() - 1) as f64;
+    let miou = masks.iter().zip(&clip.truth).map(|(m, t)| common::iou(m, t)).sum::<f64>() / masks.len() as f64;
+    (flips, miou)
+}
+
+#[test]
+fn smoothing_removes_flicker_without_losing_accuracy() {
+    let Some(clip) = load_clip() else { return };
+    let segmenter = Segmenter::new().expect("model");
+    let (raw_flip, raw_iou) = measure(&clip, &segmenter, None);
+    let (flip, iou) = measure(&clip, &segmenter, Some(Temporal::default()));
+    eprintln!("dance-twirl: raw flip {raw_flip:.3}% mIoU {raw_iou:.4}; smoothed flip {flip:.3}% mIoU {iou:.4}");
+    assert!(raw_flip > 2.0, "the raw model should flicker here ({raw_flip:.3}%)");
+    assert!(flip <= 1.6, "smoothed flip {flip:.3}% > 1.6%");
+    assert!(iou >= raw_iou - 0.01, "smoothing cost accuracy: mIoU {iou:.4} vs raw {raw_iou:.4}");
+}
