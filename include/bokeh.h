@@ -78,6 +78,10 @@ typedef struct bokeh_settings {
   // Worker threads for pixel work: 0 (default) shares one pool sized to the CPU among all
   // processors; N > 0 gives this processor a pool of its own with N threads.
   uint32_t num_threads;
+  // Temporal smoothing of the mask for video (1) or none (0, the default, right for
+  // unrelated photos). Camera streams want 1: still edges stop flickering, moving edges
+  // follow at once. `bokeh_processor_reset` forgets the past after a cut or camera switch.
+  uint32_t temporal;
 } bokeh_settings;
 
 // Pixel formats (`bokeh_pixel_format`). 0 is deliberately invalid, so that a zeroed frame
@@ -254,6 +258,13 @@ void bokeh_processor_destroy(struct bokeh_processor **processor);
 // `processor` must be a live handle or NULL; `settings` NULL or a readable `bokeh_settings`.
 enum bokeh_status bokeh_processor_set_settings(struct bokeh_processor *processor,
                                                const struct bokeh_settings *settings);
+
+// Forgets the temporal smoothing's past (after a scene cut or a camera switch): the next
+// frame's mask is taken as the model gives it.
+//
+// # Safety
+// `processor` must be a live handle or NULL.
+enum bokeh_status bokeh_processor_reset(struct bokeh_processor *processor);
 
 // Copies the processor's settings into `*settings`, whose `struct_size` the caller sets
 // (e.g. with `bokeh_settings_init`); only that many bytes are written.

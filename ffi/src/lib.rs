@@ -170,6 +170,10 @@ pub struct BokehSettings {
     /// Worker threads for pixel work: 0 (default) shares one pool sized to the CPU among all
     /// processors; N > 0 gives this processor a pool of its own with N threads.
     pub num_threads: u32,
+    /// Temporal smoothing of the mask for video (1) or none (0, the default, right for
+    /// unrelated photos). Camera streams want 1: still edges stop flickering, moving edges
+    /// follow at once. `bokeh_processor_reset` forgets the past after a cut or camera switch.
+    pub temporal: u32,
 }
 
 /// The smallest `struct_size` accepted: the first published layout of [`BokehSettings`].
@@ -183,6 +187,7 @@ impl Default for BokehSettings {
             blur: BOKEH_BLUR_DISC,
             strength: Options::DEFAULT_STRENGTH,
             num_threads: 0,
+            temporal: 0,
         }
     }
 }
@@ -356,7 +361,15 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
             format!("settings.num_threads: {} is more than 256", settings.num_threads),
         ));
     }
-    let mut options = Options::default().with_mode(mode).with_blur(blur).with_strength(settings.strength);
+    let temporal = match settings.temporal {
+        0 => None,
+        1 => Some(bokeh::Temporal::default()),
+        other => {
+            return Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.temporal: {other} is not 0 or 1")))
+        }
+    };
+    let mut options =
+        Options::default().with_mode(mode).with_blur(blur).with_strength(settings.strength).with_temporal(temporal);
     options.background = previous.and_then(|o| o.background.clone());
     Ok(options)
 }
@@ -877,6 +890,19 @@ pub unsafe extern "C" fn bokeh_processor_set_settings(
         // SAFETY: readable per the contract.
         let settings = unsafe { read_settings(settings, "settings")? };
         p.set_settings(settings)
+    })
+}
+
+/// Forgets the temporal smoothing's past (after a scene cut or a camera switch): the next
+/// frame's mask is taken as the model gives it.
+///
+/// # Safety
+/// `processor` must be a live handle or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn bokeh_processor_reset(processor: *mut BokehProcessor) -> BokehStatus {
+    guard(|| {
+        lock(processor)?.pipeline.reset_temporal();
+        Ok(())
     })
 }
 

@@ -181,6 +181,10 @@ fn bad_frames_and_settings_give_specific_codes() {
         s.blur = 5;
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
         s.blur = BOKEH_BLUR_GAUSSIAN;
+        s.temporal = 2;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        assert!(last_error().contains("temporal"), "{}", last_error());
+        s.temporal = 1;
         s.struct_size = 8;
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Version);
         assert!(last_error().contains("struct_size is 8"));
@@ -194,6 +198,8 @@ fn bad_frames_and_settings_give_specific_codes() {
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Ok);
         assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
         assert_eq!(got, s);
+        assert_eq!(bokeh_processor_reset(null_mut()), BokehStatus::NullPointer);
+        assert_eq!(bokeh_processor_reset(p), BokehStatus::Ok);
         assert_eq!(last_error(), "", "success clears the message");
     }
     destroy(p);
@@ -376,4 +382,46 @@ fn own_thread_pool_gives_the_same_picture() {
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn temporal_smoothing_matches_the_rust_api_and_resets() {
+    let (w, h) = (80u32, 60u32);
+    let base = test_rgba(w, h);
+    // A sequence: the picture shifted right by 0, 3, 6 … pixels.
+    let frames: Vec<Vec<u8>> = (0..4)
+        .map(|k| {
+            let mut f = base.clone();
+            for row in f.chunks_mut((w * 4) as usize) {
+                row.rotate_right(4 * 3 * k);
+            }
+            f
+        })
+        .collect();
+    let segmenter = Segmenter::new().expect("model");
+    let options = Options::default().with_temporal(Some(bokeh::Temporal::default()));
+    let mut rust = Pipeline::new(&segmenter, options).expect("pipeline");
+    let p = new_processor(Some(&BokehSettings { temporal: 1, ..BokehSettings::default() }));
+    let run = |frame: &[u8]| {
+        let mut input = frame.to_vec();
+        let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+        let mut output = vec![0u8; input.len()];
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+        // SAFETY: frames describe live buffers.
+        assert_eq!(unsafe { bokeh_processor_process(p, &inf, &outf) }, BokehStatus::Ok, "{}", last_error());
+        output
+    };
+    for frame in &frames {
+        let expected = rust.process(FrameRef::packed(frame, w, h, PixelFormat::Rgba8).expect("frame")).expect("rust");
+        assert_eq!(run(frame), expected.data());
+    }
+    // After a reset the next frame is processed as a first frame.
+    // SAFETY: a live handle.
+    assert_eq!(unsafe { bokeh_processor_reset(p) }, BokehStatus::Ok);
+    let fresh = rust_api(
+        FrameRef::packed(&frames[0], w, h, PixelFormat::Rgba8).expect("frame"),
+        Options::default().with_temporal(Some(bokeh::Temporal::default())),
+    );
+    assert_eq!(run(&frames[0]), fresh.data());
+    destroy(p);
 }

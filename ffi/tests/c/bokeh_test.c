@@ -225,6 +225,8 @@ static void error_paths(bokeh_processor *p, const char *dir) {
     EXPECT_STATUS(bokeh_settings_init(NULL), BOKEH_STATUS_NULL_POINTER, "settings is NULL");
     EXPECT_STATUS(bokeh_processor_create(NULL, NULL), BOKEH_STATUS_NULL_POINTER, "out");
     EXPECT_STATUS(bokeh_processor_set_settings(p, NULL), BOKEH_STATUS_NULL_POINTER, "settings is NULL");
+    EXPECT_STATUS(bokeh_processor_reset(NULL), BOKEH_STATUS_NULL_POINTER, "processor is NULL");
+    EXPECT_STATUS(bokeh_processor_reset(p), BOKEH_STATUS_OK, "");
     EXPECT_STATUS(bokeh_processor_get_settings(p, NULL), BOKEH_STATUS_NULL_POINTER, "settings is NULL");
     EXPECT_STATUS(bokeh_processor_get_timings(p, NULL), BOKEH_STATUS_NULL_POINTER, "timings is NULL");
     EXPECT_STATUS(bokeh_processor_get_mask(p, NULL), BOKEH_STATUS_NULL_POINTER, "mask is NULL");
@@ -282,6 +284,9 @@ static void error_paths(bokeh_processor *p, const char *dir) {
     s.strength = 2.0f;
     EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "strength");
     s.strength = 0.03f;
+    s.temporal = 2;
+    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "temporal");
+    s.temporal = 0;
     s.mode = 99;
     EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "mode");
     s.mode = BOKEH_MODE_CUTOUT;

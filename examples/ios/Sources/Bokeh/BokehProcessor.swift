@@ -32,11 +32,13 @@ public final class BokehProcessor {
     /// - Parameters:
     ///   - mode: what to produce.
     ///   - strength: blur radius as a fraction of the frame diagonal (0...0.25).
-    public init(mode: Mode = .blur, strength: Float = 0.03) throws {
+    ///   - smoothing: temporal smoothing of the mask (camera streams: on; unrelated stills: off).
+    public init(mode: Mode = .blur, strength: Float = 0.03, smoothing: Bool = true) throws {
         var settings = bokeh_settings()
         try check(bokeh_settings_init(&settings))
         settings.mode = mode.rawValue
         settings.strength = strength
+        settings.temporal = smoothing ? 1 : 0
         try check(bokeh_processor_create(&settings, &handle))
     }
 
@@ -45,11 +47,12 @@ public final class BokehProcessor {
     }
 
     /// Changes mode and strength between frames.
-    public func update(mode: Mode, strength: Float) throws {
+    public func update(mode: Mode, strength: Float, smoothing: Bool = true) throws {
         var settings = bokeh_settings()
         try check(bokeh_settings_init(&settings))
         settings.mode = mode.rawValue
         settings.strength = strength
+        settings.temporal = smoothing ? 1 : 0
         try check(bokeh_processor_set_settings(handle, &settings))
     }
 
@@ -66,6 +69,11 @@ public final class BokehProcessor {
         var inFrame = try Self.describe(input)
         var outFrame = try Self.describe(output)
         try check(bokeh_processor_process(handle, &inFrame, &outFrame))
+    }
+
+    /// Forgets the smoothing's past (after a cut or a camera switch).
+    public func reset() throws {
+        try check(bokeh_processor_reset(handle))
     }
 
     /// Stage times of the last frame, in milliseconds.

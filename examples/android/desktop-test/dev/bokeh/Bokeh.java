@@ -9,9 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 public final class Bokeh {
-    static native long nativeCreate(int mode, int blur, float strength, int threads);
+    static native long nativeCreate(int mode, int blur, float strength, int threads, boolean smoothing);
     static native void nativeDestroy(long handle);
-    static native void nativeSetSettings(long handle, int mode, int blur, float strength, int threads);
+    static native void nativeSetSettings(long handle, int mode, int blur, float strength, int threads,
+            boolean smoothing);
     static native void nativeProcessYuv420(long handle, int width, int height, ByteBuffer y, int yStride,
             ByteBuffer u, ByteBuffer v, int uvRowStride, int uvPixelStride, boolean fullRange, ByteBuffer out,
             int outStride, int outFormat);
@@ -33,7 +34,8 @@ public final class Bokeh {
         ByteBuffer u = all.duplicate().position(w * h + 1).limit(w * h + vuLength).slice();
         ByteBuffer out = ByteBuffer.allocateDirect(w * h * 4);
 
-        long handle = nativeCreate(0, 0, 0.04f, 0);
+        // Smoothing on, as for a camera: the first frame is the model's mask as is.
+        long handle = nativeCreate(0, 0, 0.04f, 0, true);
         nativeProcessYuv420(handle, w, h, y, w, u, v, cw * 2, 2, false, out, w * 4, 2);
         byte[] got = new byte[w * h * 4];
         out.get(got);
@@ -47,7 +49,7 @@ public final class Bokeh {
             if (!e.getMessage().contains("BOKEH_STATUS_INVALID_FRAME")) throw e;
         }
         try {
-            nativeSetSettings(handle, 0, 0, 9.0f, 0);
+            nativeSetSettings(handle, 0, 0, 9.0f, 0, true);
             throw new AssertionError("strength 9 was accepted");
         } catch (IllegalArgumentException e) {
             if (!e.getMessage().contains("strength")) throw e;

@@ -33,7 +33,7 @@ static void throw_last_error(JNIEnv *env, bokeh_status status) {
 static bokeh_processor *processor_of(jlong handle) { return (bokeh_processor *)(intptr_t)handle; }
 
 JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cls, jint mode, jint blur,
-                                                          jfloat strength, jint threads) {
+                                                          jfloat strength, jint threads, jboolean smoothing) {
     (void)cls;
     bokeh_settings s;
     bokeh_settings_init(&s);
@@ -41,6 +41,7 @@ JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cl
     s.blur = (bokeh_blur)blur;
     s.strength = strength;
     s.num_threads = threads < 0 ? 0u : (uint32_t)threads;
+    s.temporal = smoothing ? 1u : 0u;
     bokeh_processor *p = NULL;
     bokeh_status status = bokeh_processor_create(&s, &p);
     if (status != BOKEH_STATUS_OK) {
@@ -57,7 +58,8 @@ JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeDestroy(JNIEnv *env, jclass cl
 }
 
 JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeSetSettings(JNIEnv *env, jclass cls, jlong handle, jint mode,
-                                                              jint blur, jfloat strength, jint threads) {
+                                                              jint blur, jfloat strength, jint threads,
+                                                              jboolean smoothing) {
     (void)cls;
     bokeh_settings s;
     bokeh_settings_init(&s);
@@ -65,6 +67,7 @@ JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeSetSettings(JNIEnv *env, jclas
     s.blur = (bokeh_blur)blur;
     s.strength = strength;
     s.num_threads = threads < 0 ? 0u : (uint32_t)threads;
+    s.temporal = smoothing ? 1u : 0u;
     bokeh_status status = bokeh_processor_set_settings(processor_of(handle), &s);
     if (status != BOKEH_STATUS_OK) throw_last_error(env, status);
 }

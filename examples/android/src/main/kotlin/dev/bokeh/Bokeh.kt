@@ -10,14 +10,20 @@ import java.nio.ByteBuffer
  * Portrait mode for one camera stream. Call it from one thread at a time (e.g. the
  * ImageAnalysis executor); close() it when the stream ends.
  */
-class Bokeh(mode: Mode = Mode.BLUR, strength: Float = 0.03f, threads: Int = 0) : AutoCloseable {
+class Bokeh(
+    mode: Mode = Mode.BLUR,
+    strength: Float = 0.03f,
+    threads: Int = 0,
+    /** Temporal smoothing of the mask: on for camera streams, off for unrelated stills. */
+    smoothing: Boolean = true,
+) : AutoCloseable {
     enum class Mode(val code: Int) { BLUR(0), REPLACE(1), CUTOUT(2), MASK(3) }
 
-    private var handle: Long = nativeCreate(mode.code, 0, strength, threads)
+    private var handle: Long = nativeCreate(mode.code, 0, strength, threads, smoothing)
 
     /** Changes mode and strength between frames. */
-    fun update(mode: Mode, strength: Float, threads: Int = 0) {
-        nativeSetSettings(checkOpen(), mode.code, 0, strength, threads)
+    fun update(mode: Mode, strength: Float, threads: Int = 0, smoothing: Boolean = true) {
+        nativeSetSettings(checkOpen(), mode.code, 0, strength, threads, smoothing)
         currentMaskMode = mode == Mode.MASK
     }
 
@@ -57,9 +63,13 @@ class Bokeh(mode: Mode = Mode.BLUR, strength: Float = 0.03f, threads: Int = 0) :
 
         init { System.loadLibrary("bokeh_jni") }
 
-        @JvmStatic private external fun nativeCreate(mode: Int, blur: Int, strength: Float, threads: Int): Long
+        @JvmStatic private external fun nativeCreate(
+            mode: Int, blur: Int, strength: Float, threads: Int, smoothing: Boolean,
+        ): Long
         @JvmStatic private external fun nativeDestroy(handle: Long)
-        @JvmStatic private external fun nativeSetSettings(handle: Long, mode: Int, blur: Int, strength: Float, threads: Int)
+        @JvmStatic private external fun nativeSetSettings(
+            handle: Long, mode: Int, blur: Int, strength: Float, threads: Int, smoothing: Boolean,
+        )
         @JvmStatic private external fun nativeProcessYuv420(
             handle: Long, width: Int, height: Int,
             y: ByteBuffer, yStride: Int, u: ByteBuffer, v: ByteBuffer, uvRowStride: Int, uvPixelStride: Int,
