@@ -10,6 +10,7 @@
 mod bench;
 mod jobs;
 mod output;
+mod video;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +36,9 @@ Examples:
   bokeh --strength 0.04 -o out.png a.jpg   stronger blur, chosen output
   bokeh --mode mask --out-dir masks/ shots/*.jpg
   bokeh --mode replace --background beach.jpg selfie.jpg
-  bokeh bench --size 1920x1080             per-stage timings (median ms)";
+  bokeh bench --size 1920x1080             per-stage timings (median ms)
+  bokeh video frames/ -o out/ --mode mask  a video as a folder of frames, mask smoothed over time
+  ffmpeg -i in.mp4 -pix_fmt yuv420p -f yuv4mpegpipe - | bokeh video - -o - | ffmpeg -i - out.mp4";
 
 /// Portrait mode for photos: finds the people and blurs the background like a fast lens.
 #[derive(Debug, Parser)]
@@ -63,30 +66,8 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
 
-    /// What to produce.
-    #[arg(short, long, value_enum, default_value_t = CliMode::Blur)]
-    mode: CliMode,
-
-    /// New background image for --mode replace (scaled to cover the photo).
-    #[arg(long, value_name = "IMAGE")]
-    background: Option<PathBuf>,
-
-    /// Blur radius as a fraction of the photo's diagonal (0 to 0.25).
-    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH)]
-    strength: f32,
-
-    /// Blur kernel: a lens-like disc or a softer Gaussian.
-    #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
-    blur: CliBlur,
-
-    /// An ONNX segmentation model to use instead of the embedded MediaPipe selfie model.
-    #[arg(long, value_name = "PATH")]
-    model: Option<PathBuf>,
-
-    /// How to run --model: a preset (mediapipe, mediapipe-landscape, modnet) and/or
-    /// key=value items, e.g. "modnet,short=512" or "layout=nchw,size=320x320,norm=unit".
-    #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
-    model_spec: String,
+    #[command(flatten)]
+    look: Look,
 
     /// Output format for derived output names (default: the input's, or png where needed).
     #[arg(long, value_enum)]
@@ -113,10 +94,42 @@ struct Cli {
     verbose: bool,
 }
 
+/// How the output looks and which model makes the mask (shared by photos and video).
+#[derive(Debug, clap::Args)]
+struct Look {
+    /// What to produce.
+    #[arg(short, long, value_enum, default_value_t = CliMode::Blur)]
+    mode: CliMode,
+
+    /// New background image for --mode replace (scaled to cover the photo).
+    #[arg(long, value_name = "IMAGE")]
+    background: Option<PathBuf>,
+
+    /// Blur radius as a fraction of the photo's diagonal (0 to 0.25).
+    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH)]
+    strength: f32,
+
+    /// Blur kernel: a lens-like disc or a softer Gaussian.
+    #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
+    blur: CliBlur,
+
+    /// An ONNX segmentation model to use instead of the embedded MediaPipe selfie model.
+    #[arg(long, value_name = "PATH")]
+    model: Option<PathBuf>,
+
+    /// How to run --model: a preset (mediapipe, mediapipe-landscape, modnet) and/or
+    /// key=value items, e.g. "modnet,short=512" or "layout=nchw,size=320x320,norm=unit".
+    #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
+    model_spec: String,
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Time each stage and the whole pipeline on real frames (median milliseconds).
     Bench(bench::BenchArgs),
+    /// Portrait mode for a video: a folder of frames, a .y4m file or Y4M on stdin, in order,
+    /// with temporal smoothing of the mask.
+    Video(video::VideoArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,6 +160,15 @@ fn main() -> ExitCode {
             Err(err) => {
                 eprintln!("bokeh: {}", one_line(&err));
                 ExitCode::from(2)
+            }
+        };
+    }
+    if let Some(Command::Video(args)) = &cli.command {
+        return match threads(&cli).and_then(|_| decode_limits(&cli)).and_then(|limits| video::run(args, limits)) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bokeh: {}", one_line(&err));
+                ExitCode::FAILURE
             }
         };
     }
@@ -183,7 +205,7 @@ struct Summary {
     failed: usize,
 }
 
-fn options(cli: &Cli) -> Result<Options> {
+fn options(cli: &Look, limits: bokeh::DecodeLimits) -> Result<Options> {
     let mode = match cli.mode {
         CliMode::Blur => Mode::Blur,
         CliMode::Replace => Mode::Replace,
@@ -194,8 +216,7 @@ fn options(cli: &Cli) -> Result<Options> {
     let mut options = Options::default().with_mode(mode).with_blur(blur).with_strength(cli.strength);
     match (&cli.background, mode) {
         (Some(path), Mode::Replace) => {
-            let img =
-                jobs::decode(path, decode_limits(cli)?).with_context(|| format!("background {}", path.display()))?;
+            let img = jobs::decode(path, limits).with_context(|| format!("background {}", path.display()))?;
             options = options.with_background(Frame::from_dynamic_image(img)?);
         }
         (Some(_), _) => bail!("--background is only used with --mode replace"),
@@ -232,7 +253,7 @@ fn decode_limits(cli: &Cli) -> Result<bokeh::DecodeLimits> {
     Ok(bokeh::DecodeLimits { max_pixels: (mp * 1e6) as u64 })
 }
 
-fn segmenter(cli: &Cli) -> Result<Segmenter> {
+fn segmenter(cli: &Look) -> Result<Segmenter> {
     match &cli.model {
         None => Ok(Segmenter::new()?),
         Some(path) => {
@@ -244,9 +265,9 @@ fn segmenter(cli: &Cli) -> Result<Segmenter> {
 
 fn run(cli: &Cli) -> Result<Summary> {
     threads(cli)?;
-    let options = options(cli)?;
+    let options = options(&cli.look, decode_limits(cli)?)?;
     let plan = jobs::plan(cli, &options)?;
-    let segmenter = segmenter(cli)?;
+    let segmenter = segmenter(&cli.look)?;
 
     let progress = if plan.jobs.len() + plan.errors.len() > 1 {
         let bar = ProgressBar::new((plan.jobs.len() + plan.errors.len()) as u64);

@@ -1,0 +1,374 @@
+//! `bokeh video`: portrait mode for a sequence of frames, in order, with temporal smoothing.
+//!
+//! A video is a source of frames (a folder of images in name order, a Y4M file, or Y4M on
+//! stdin) and a sink (a folder of images with the same base names, a Y4M file, or Y4M on
+//! stdout, so `ffmpeg … -f yuv4mpegpipe - | bokeh video - -o - | ffmpeg …` works). Frames go
+//! through one [`bokeh::Stream`]: the model works on frame N+1 while the pixel stages finish
+//! frame N, each mask applied to its own frame, and the mask is smoothed over time unless
+//! `--no-smooth`. Y4M is 8-bit 4:2:0 (`ffmpeg -pix_fmt yuv420p`), BT.601 limited range.
+//!
+//! Nothing half-written is left behind: folder outputs are written one file at a time through
+//! the same temporary-file-and-rename as photos, and a Y4M file output is assembled in a
+//! temporary file that only takes the final name once the whole video is written.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use bokeh::{Frame, Mode, Options, PixelFormat, Stream, Temporal, YuvColor, YuvFrame, YuvFrameRef, YuvLayout};
+
+use crate::output::{self, Encoding, Format};
+use crate::Look;
+
+/// Arguments of `bokeh video`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct VideoArgs {
+    /// A folder of frames (jpg/png/webp, processed in name order), a .y4m file, or - for Y4M
+    /// on standard input.
+    #[arg(value_name = "INPUT")]
+    input: String,
+
+    /// A folder (created if missing; frames keep their base names, masks and cut-outs are png),
+    /// a .y4m file, or - for Y4M on standard output.
+    #[arg(short, long, value_name = "OUTPUT")]
+    output: String,
+
+    #[command(flatten)]
+    look: Look,
+
+    /// Turn off the temporal smoothing of the mask (on by default for video).
+    #[arg(long)]
+    no_smooth: bool,
+
+    /// Frame rate written into a Y4M output made from a folder of frames.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+
+    /// Replace outputs that already exist.
+    #[arg(long)]
+    overwrite: bool,
+
+    /// JPEG quality for jpg frames, 1 to 100.
+    #[arg(short, long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+
+    /// Print the frame rate and the stage timings at the end.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// Where frames come from.
+enum Source {
+    Frames { paths: VecDeque<PathBuf>, limits: bokeh::DecodeLimits },
+    Y4m { decoder: y4m::Decoder<CountingReader>, read: Rc<Cell<u64>>, frame_bytes: u64, index: usize, rgb: Frame },
+}
+
+/// A reader that counts the bytes it hands out, to tell a clean end from a truncated frame.
+struct CountingReader {
+    inner: Box<dyn Read>,
+    count: Rc<Cell<u64>>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl Source {
+    fn open(input: &str, limits: bokeh::DecodeLimits) -> Result<Self> {
+        let path = Path::new(input);
+        if input != "-" && path.is_dir() {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && Format::from_path(p).is_some())
+                .collect();
+            paths.sort();
+            if paths.is_empty() {
+                bail!("{}: no jpg, png or webp frames in this folder", path.display());
+            }
+            return Ok(Source::Frames { paths: paths.into(), limits });
+        }
+        let reader: Box<dyn Read> = if input == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {input}"))?)
+        };
+        let read = Rc::new(Cell::new(0));
+        let counting = CountingReader { inner: Box::new(BufReader::new(reader)), count: read.clone() };
+        let decoder = y4m::Decoder::new(counting).map_err(|e| match e {
+            y4m::Error::EOF => anyhow::anyhow!("{input}: not a valid Y4M stream (it ends inside the header)"),
+            e => y4m_error(input, e),
+        })?;
+        let (w, h) = (decoder.get_width(), decoder.get_height());
+        match decoder.get_colorspace() {
+            y4m::Colorspace::C420
+            | y4m::Colorspace::C420jpeg
+            | y4m::Colorspace::C420paldv
+            | y4m::Colorspace::C420mpeg2 => {}
+            other => {
+                bail!("{input}: Y4M colour space {other:?} is not supported; use 8-bit 4:2:0 (ffmpeg -pix_fmt yuv420p)")
+            }
+        }
+        let (w32, h32) = (u32::try_from(w)?, u32::try_from(h)?);
+        if (w as u64) * (h as u64) > limits.max_pixels {
+            bail!("{input}: {w}x{h} frames are over the size limit (--max-megapixels)");
+        }
+        let frame_bytes = (w * h + 2 * w.div_ceil(2) * h.div_ceil(2)) as u64;
+        let rgb = Frame::new(w32, h32, PixelFormat::Rgb8)?;
+        Ok(Source::Y4m { decoder, read, frame_bytes, index: 0, rgb })
+    }
+
+    /// Frame rate, where the source has one.
+    fn fps(&self) -> Option<y4m::Ratio> {
+        match self {
+            Source::Y4m { decoder, .. } => Some(decoder.get_framerate()),
+            Source::Frames { .. } => None,
+        }
+    }
+
+    fn len(&self) -> Option<usize> {
+        match self {
+            Source::Frames { paths, .. } => Some(paths.len()),
+            Source::Y4m { .. } => None,
+        }
+    }
+
+    /// The next frame and its name (file stem, or frame number), or `None` at the end.
+    fn next(&mut self) -> Result<Option<(String, Frame)>> {
+        match self {
+            Source::Frames { paths, limits } => {
+                let Some(path) = paths.pop_front() else { return Ok(None) };
+                let img = crate::jobs::decode(&path, *limits).with_context(|| path.display().to_string())?;
+                let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                Ok(Some((name, Frame::from_dynamic_image(img)?)))
+            }
+            Source::Y4m { decoder, read, frame_bytes, index, rgb } => {
+                let before = read.get();
+                let frame = match decoder.read_frame() {
+                    Ok(frame) => frame,
+                    Err(y4m::Error::EOF) => {
+                        let partial = read.get() - before;
+                        if partial > 0 {
+                            bail!(
+                                "Y4M input is truncated: frame {} has {partial} of its {} bytes",
+                                *index + 1,
+                                *frame_bytes
+                            );
+                        }
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(y4m_error(&format!("Y4M frame {}", *index + 1), e)),
+                };
+                let (w, h) = (rgb.width(), rgb.height());
+                let cw = w.div_ceil(2) as usize;
+                let yuv = YuvFrameRef::i420(
+                    frame.get_y_plane(),
+                    w as usize,
+                    frame.get_u_plane(),
+                    cw,
+                    frame.get_v_plane(),
+                    cw,
+                    w,
+                    h,
+                )?;
+                yuv.to_rgb_into(&mut rgb.as_mut())?;
+                *index += 1;
+                Ok(Some((format!("{:05}", *index - 1), rgb.clone())))
+            }
+        }
+    }
+}
+
+fn y4m_error(what: &str, e: y4m::Error) -> anyhow::Error {
+    match e {
+        y4m::Error::EOF => anyhow::anyhow!("{what}: unexpected end of the Y4M stream"),
+        y4m::Error::UnknownColorspace => anyhow::anyhow!("{what}: unknown Y4M colour space"),
+        other => anyhow::anyhow!("{what}: not a valid Y4M stream ({other})"),
+    }
+}
+
+/// Where frames go.
+enum Sink {
+    Frames {
+        dir: PathBuf,
+        format: Format,
+        encoding: Encoding,
+        overwrite: bool,
+    },
+    Y4m {
+        encoder: Option<y4m::Encoder<Box<dyn Write>>>,
+        file: Option<(tempfile::NamedTempFile, PathBuf)>,
+        fps: y4m::Ratio,
+    },
+}
+
+impl Sink {
+    fn open(args: &VideoArgs, mode: Mode, input_format: Option<Format>, fps: y4m::Ratio) -> Result<Self> {
+        let out = &args.output;
+        let is_y4m = out == "-" || Path::new(out).extension().is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
+        if is_y4m {
+            if mode == Mode::Cutout {
+                bail!("--mode cutout needs transparency: write to a folder of png frames, not Y4M");
+            }
+            let file = if out == "-" {
+                None
+            } else {
+                let path = PathBuf::from(out);
+                if path.exists() && !args.overwrite {
+                    bail!("{out} exists (use --overwrite to replace it)");
+                }
+                let dir = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let mut builder = tempfile::Builder::new();
+                builder.prefix(".bokeh-").suffix(".tmp");
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    builder.permissions(std::fs::Permissions::from_mode(0o644));
+                }
+                let tmp =
+                    builder.tempfile_in(&dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
+                Some((tmp, path))
+            };
+            return Ok(Sink::Y4m { encoder: None, file, fps });
+        }
+        let dir = PathBuf::from(out);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let format = match mode {
+            Mode::Cutout | Mode::Mask => Format::Png,
+            _ => input_format.unwrap_or(Format::Png),
+        };
+        Ok(Sink::Frames { dir, format, encoding: Encoding { quality: args.quality }, overwrite: args.overwrite })
+    }
+
+    fn write(&mut self, name: &str, frame: &Frame) -> Result<()> {
+        match self {
+            Sink::Frames { dir, format, encoding, overwrite } => {
+                let path = dir.join(format!("{name}.{}", format.extension()));
+                output::write_atomic(frame.clone(), &path, *format, encoding, *overwrite)
+                    .with_context(|| path.display().to_string())
+            }
+            Sink::Y4m { encoder, file, fps } => {
+                if encoder.is_none() {
+                    let writer: Box<dyn Write> = match file {
+                        Some((tmp, _)) => Box::new(BufWriter::new(tmp.reopen().context("reopening the output")?)),
+                        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+                    };
+                    let e = y4m::encode(frame.width() as usize, frame.height() as usize, *fps)
+                        .with_colorspace(y4m::Colorspace::C420jpeg)
+                        .write_header(writer)
+                        .map_err(|e| anyhow::anyhow!("writing the Y4M header: {e}"))?;
+                    *encoder = Some(e);
+                }
+                let yuv = YuvFrame::from_rgb(frame.as_ref(), YuvLayout::I420, YuvColor::default())?;
+                let planes = [yuv.plane(0).0, yuv.plane(1).0, yuv.plane(2).0];
+                if let Some(e) = encoder {
+                    e.write_frame(&y4m::Frame::new(planes, None)).map_err(|e| anyhow::anyhow!("writing Y4M: {e}"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Flushes and, for a Y4M file, gives it its final name.
+    fn finish(self, overwrite: bool) -> Result<()> {
+        if let Sink::Y4m { encoder, file, .. } = self {
+            drop(encoder); // flushes the BufWriter
+            if let Some((tmp, path)) = file {
+                tmp.as_file().sync_all().context("writing")?;
+                let persisted = if overwrite { tmp.persist(&path) } else { tmp.persist_noclobber(&path) };
+                persisted.map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `bokeh video`; returns the number of frames written.
+pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize> {
+    let temporal = if args.no_smooth { None } else { Some(Temporal::default()) };
+    let options: Options = crate::options(&args.look, limits)?.with_temporal(temporal);
+    let segmenter = crate::segmenter(&args.look)?;
+    let mut source = Source::open(&args.input, limits)?;
+    let input_format = match &source {
+        Source::Frames { paths, .. } => paths.front().and_then(|p| Format::from_path(p)),
+        Source::Y4m { .. } => None,
+    };
+    let fps = source.fps().unwrap_or(y4m::Ratio::new(args.fps.max(1) as usize, 1));
+    let mut sink = Sink::open(args, options.mode, input_format, fps)?;
+    let progress = match source.len() {
+        Some(n) if args.output != "-" => {
+            let bar = ProgressBar::new(n as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} eta {eta} {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        }
+        None if args.output != "-" => ProgressBar::new_spinner(),
+        _ => ProgressBar::hidden(),
+    };
+
+    let mut stream = Stream::new(&segmenter, options.clone())?;
+    let mut names = VecDeque::new();
+    let mut out: Option<Frame> = None;
+    let mut written = 0usize;
+    let started = Instant::now();
+    let mut totals = [0f64; 5];
+    let mut emit = |stream: &Stream, name: String, frame: &Frame, sink: &mut Sink| -> Result<()> {
+        sink.write(&name, frame)?;
+        for (total, (_, d)) in totals.iter_mut().zip(stream.timings().stages()) {
+            *total += d.as_secs_f64() * 1000.0;
+        }
+        written += 1;
+        progress.inc(1);
+        Ok(())
+    };
+    while let Some((name, frame)) = source.next()? {
+        let format = options.output_format(frame.format());
+        let target = out.get_or_insert(Frame::new(frame.width(), frame.height(), format)?);
+        if (target.width(), target.height(), target.format()) != (frame.width(), frame.height(), format) {
+            bail!("{name}: {}x{} differs from the first frame's size", frame.width(), frame.height());
+        }
+        names.push_back(name);
+        if stream.push(frame.as_ref(), &mut target.as_mut())? {
+            let done = names.pop_front().unwrap_or_default();
+            emit(&stream, done, target, &mut sink)?;
+        }
+    }
+    if let Some(target) = out.as_mut() {
+        while stream.finish(&mut target.as_mut())? {
+            let done = names.pop_front().unwrap_or_default();
+            emit(&stream, done, target, &mut sink)?;
+        }
+    }
+    progress.finish_and_clear();
+    sink.finish(args.overwrite)?;
+    if written == 0 {
+        bail!("{}: no frames", args.input);
+    }
+    if args.verbose {
+        let secs = started.elapsed().as_secs_f64();
+        let stages = ["preprocess", "inference", "upsample", "blur", "composite"];
+        let per_stage: Vec<String> =
+            stages.iter().zip(totals).map(|(s, t)| format!("{s} {:.2}", t / written as f64)).collect();
+        eprintln!(
+            "bokeh: {written} frames in {secs:.2} s ({:.1} fps, decode and encode included); ms per frame: {}",
+            written as f64 / secs,
+            per_stage.join(", ")
+        );
+    }
+    Ok(written)
+}
