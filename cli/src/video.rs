@@ -105,10 +105,17 @@ impl Source {
         };
         let read = Rc::new(Cell::new(0));
         let counting = CountingReader { inner: Box::new(BufReader::new(reader)), count: read.clone() };
-        let decoder = y4m::Decoder::new(counting).map_err(|e| match e {
-            y4m::Error::EOF => anyhow::anyhow!("{input}: not a valid Y4M stream (it ends inside the header)"),
-            e => y4m_error(input, e),
-        })?;
+        // The decoder allocates one frame from the header's size: cap it by --max-megapixels
+        // (4:2:0 is 1.5 bytes per pixel) before anything is allocated.
+        let max_bytes = usize::try_from(limits.max_pixels.saturating_mul(3) / 2).unwrap_or(usize::MAX);
+        let decoder =
+            y4m::Decoder::new_with_limits(counting, y4m::Limits { bytes: max_bytes }).map_err(|e| match e {
+                y4m::Error::EOF => anyhow::anyhow!("{input}: not a valid Y4M stream (it ends inside the header)"),
+                y4m::Error::OutOfMemory => {
+                    anyhow::anyhow!("{input}: the frames are over the size limit (--max-megapixels)")
+                }
+                e => y4m_error(input, e),
+            })?;
         let (w, h) = (decoder.get_width(), decoder.get_height());
         match decoder.get_colorspace() {
             y4m::Colorspace::C420

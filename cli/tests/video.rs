@@ -109,6 +109,13 @@ fn bad_video_input_is_reported_and_nothing_is_half_written() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a valid Y4M stream"), "{}", stderr(&out));
 
+    // A header claiming huge frames is refused before anything is allocated.
+    let huge = tmp.path().join("huge.y4m");
+    std::fs::write(&huge, b"YUV4MPEG2 W100000 H100000 F30:1 C420jpeg\nFRAME\n").expect("write");
+    let out = bokeh(&["video", huge.to_str().expect("utf8"), "-o", tmp.path().join("h").to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("size limit"), "{}", stderr(&out));
+
     // An existing output is kept; cut-outs need transparency; an empty folder has no frames.
     let before = std::fs::read(&y4m).expect("y4m");
     let out = bokeh(&["video", input.to_str().expect("utf8"), "-o", y4m.to_str().expect("utf8"), "--mode", "mask"]);
