@@ -337,6 +337,52 @@ fn write_pairs(
     }
 }
 
+/// RGB → Y′CbCr coefficients for one pixel format.
+struct ToYuv {
+    k: [f32; 3],
+    /// 1 / (2 (1 − Kb)) and 1 / (2 (1 − Kr)).
+    diff_scale: [f32; 2],
+    y_offset: f32,
+    y_scale: f32,
+    c_scale: f32,
+    offsets: [usize; 3],
+    bpp: usize,
+}
+
+impl ToYuv {
+    fn new(color: YuvColor, format: PixelFormat) -> Self {
+        let (kr, kb) = color.kr_kb();
+        let (y_offset, y_scale, c_scale) = color.range_params();
+        ToYuv {
+            k: [kr, 1.0 - kr - kb, kb],
+            diff_scale: [0.5 / (1.0 - kb), 0.5 / (1.0 - kr)],
+            y_offset,
+            y_scale: 1.0 / y_scale,
+            c_scale: 1.0 / c_scale,
+            offsets: format.rgb_offsets(),
+            bpp: format.bytes_per_pixel(),
+        }
+    }
+
+    /// The encoded luma of pixel `x` of `line` and its colour differences (B − Y′, R − Y′),
+    /// scaled to ±127.5.
+    #[inline(always)]
+    fn luma_diff(&self, line: &[u8], x: usize) -> (u8, [f32; 2]) {
+        let p = &line[x * self.bpp..];
+        let (r, g, b) = (p[self.offsets[0]] as f32, p[self.offsets[1]] as f32, p[self.offsets[2]] as f32);
+        let y = self.k[0] * r + self.k[1] * g + self.k[2] * b;
+        let luma = (self.y_offset + y * self.y_scale).round().clamp(0.0, 255.0) as u8;
+        (luma, [(b - y) * self.diff_scale[0], (r - y) * self.diff_scale[1]])
+    }
+
+    /// Encoded chroma from mean colour differences.
+    #[inline(always)]
+    fn chroma(&self, d: [f32; 2]) -> (u8, u8) {
+        let c = |v: f32| (128.0 + v * self.c_scale).round().clamp(0.0, 255.0) as u8;
+        (c(d[0]), c(d[1]))
+    }
+}
+
 /// An owned Y′CbCr frame with tightly packed planes, one after the other in one buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YuvFrame {
@@ -352,64 +398,76 @@ impl YuvFrame {
     /// of each 2×2 (4:2:0) or 2×1 (4:2:2) block, computed in gamma-encoded values as cameras do.
     pub fn from_rgb(src: FrameRef<'_>, layout: YuvLayout, color: YuvColor) -> Result<Self> {
         let (w, h) = (src.width() as usize, src.height() as usize);
-        let (kr, kb) = color.kr_kb();
-        let kg = 1.0 - kr - kb;
-        let (y_offset, y_scale, c_scale) = color.range_params();
-        let bpp = src.format().bytes_per_pixel();
-        let [ro, go, bo] = src.format().rgb_offsets();
-        // Y' in 0..255 and the colour differences (B-Y', R-Y') of every pixel.
-        let mut luma = vec![0f32; w * h];
-        let mut diff = vec![[0f32; 2]; w * h];
-        for row in 0..h {
-            let line = src.row(row as u32);
-            for x in 0..w {
-                let p = &line[x * bpp..];
-                let (r, g, b) = (p[ro] as f32, p[go] as f32, p[bo] as f32);
-                let yy = kr * r + kg * g + kb * b;
-                luma[row * w + x] = yy;
-                diff[row * w + x] = [(b - yy) / (2.0 * (1.0 - kb)), (r - yy) / (2.0 * (1.0 - kr))];
-            }
-        }
-        let to_y = |v: f32| (y_offset + v / y_scale).round().clamp(0.0, 255.0) as u8;
-        let to_c = |v: f32| (128.0 + v / c_scale).round().clamp(0.0, 255.0) as u8;
-        let (cw, ch) = (w.div_ceil(2), if layout == YuvLayout::Yuyv { h } else { h.div_ceil(2) });
-        let rows_per_block = if layout == YuvLayout::Yuyv { 1 } else { 2 };
-        // Mean U, V of each chroma block.
-        let mut chroma = vec![[0u8; 2]; cw * ch];
-        for cy in 0..ch {
-            for cx in 0..cw {
-                let (mut sum, mut n) = ([0f32; 2], 0f32);
-                for y in cy * rows_per_block..((cy + 1) * rows_per_block).min(h) {
-                    for x in cx * 2..(cx * 2 + 2).min(w) {
-                        let d = diff[y * w + x];
-                        sum[0] += d[0];
-                        sum[1] += d[1];
-                        n += 1.0;
-                    }
-                }
-                chroma[cy * cw + cx] = [to_c(sum[0] / n), to_c(sum[1] / n)];
-            }
-        }
-        let mut data = Vec::with_capacity(w * h * 2);
+        let total: usize = (0..layout.planes())
+            .map(|p| {
+                let (row_bytes, rows) = layout.plane_dims(p, src.width(), src.height());
+                row_bytes * rows
+            })
+            .sum();
+        let mut data = vec![0u8; total];
+        let k = ToYuv::new(color, src.format());
+        let cw = w.div_ceil(2);
+        // Each parallel task converts one block row: two image rows for 4:2:0, one for 4:2:2.
         match layout {
-            YuvLayout::Yuyv => {
-                for y in 0..h {
-                    for cx in 0..cw {
-                        let [u, v] = chroma[y * cw + cx];
-                        let y1 = luma[y * w + (cx * 2 + 1).min(w - 1)];
-                        data.extend_from_slice(&[to_y(luma[y * w + cx * 2]), u, to_y(y1), v]);
-                    }
+            YuvLayout::Yuyv => data.par_chunks_mut(cw * 4).enumerate().for_each(|(row, out)| {
+                let line = src.row(row as u32);
+                for (cx, px) in out.chunks_exact_mut(4).enumerate() {
+                    let x1 = (2 * cx + 1).min(w - 1);
+                    let (y0, d0) = k.luma_diff(line, 2 * cx);
+                    let (y1, d1) = k.luma_diff(line, x1);
+                    let d = if x1 == 2 * cx { d0 } else { [(d0[0] + d1[0]) / 2.0, (d0[1] + d1[1]) / 2.0] };
+                    let (u, v) = k.chroma(d);
+                    px.copy_from_slice(&[y0, u, y1, v]);
                 }
-            }
+            }),
             _ => {
-                data.extend(luma.iter().map(|&v| to_y(v)));
-                match layout {
-                    YuvLayout::Nv12 => data.extend(chroma.iter().flat_map(|&[u, v]| [u, v])),
-                    YuvLayout::Nv21 => data.extend(chroma.iter().flat_map(|&[u, v]| [v, u])),
-                    _ => {
-                        data.extend(chroma.iter().map(|c| c[0]));
-                        data.extend(chroma.iter().map(|c| c[1]));
+                let (luma, chroma) = data.split_at_mut(w * h);
+                let chroma_row = if layout == YuvLayout::I420 { cw } else { 2 * cw };
+                let (first, second) = if layout == YuvLayout::I420 {
+                    chroma.split_at_mut(chroma.len() / 2)
+                } else {
+                    (chroma, &mut [][..])
+                };
+                let convert = |by: usize, y_rows: &mut [u8], put: &mut dyn FnMut(usize, u8, u8)| {
+                    let rows = y_rows.len() / w;
+                    let mut sums = vec![[0f32; 3]; cw];
+                    for r in 0..rows {
+                        let line = src.row((2 * by + r) as u32);
+                        for x in 0..w {
+                            let (y, d) = k.luma_diff(line, x);
+                            y_rows[r * w + x] = y;
+                            let s = &mut sums[x / 2];
+                            s[0] += d[0];
+                            s[1] += d[1];
+                            s[2] += 1.0;
+                        }
                     }
+                    for (cx, s) in sums.iter().enumerate() {
+                        let (u, v) = k.chroma([s[0] / s[2], s[1] / s[2]]);
+                        put(cx, u, v);
+                    }
+                };
+                if layout == YuvLayout::I420 {
+                    luma.par_chunks_mut(2 * w)
+                        .zip(first.par_chunks_mut(chroma_row))
+                        .zip(second.par_chunks_mut(chroma_row))
+                        .enumerate()
+                        .for_each(|(by, ((y_rows, u), v))| {
+                            convert(by, y_rows, &mut |cx, cu, cv| {
+                                u[cx] = cu;
+                                v[cx] = cv;
+                            })
+                        });
+                } else {
+                    let (ui, vi) = if layout == YuvLayout::Nv12 { (0, 1) } else { (1, 0) };
+                    luma.par_chunks_mut(2 * w).zip(first.par_chunks_mut(chroma_row)).enumerate().for_each(
+                        |(by, (y_rows, c))| {
+                            convert(by, y_rows, &mut |cx, cu, cv| {
+                                c[2 * cx + ui] = cu;
+                                c[2 * cx + vi] = cv;
+                            })
+                        },
+                    );
                 }
             }
         }

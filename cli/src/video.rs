@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -334,8 +334,11 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
     let mut written = 0usize;
     let started = Instant::now();
     let mut totals = [0f64; 5];
+    let (mut read_time, mut write_time) = (Duration::ZERO, Duration::ZERO);
     let mut emit = |stream: &Stream, name: String, frame: &Frame, sink: &mut Sink| -> Result<()> {
+        let t = Instant::now();
         sink.write(&name, frame)?;
+        write_time += t.elapsed();
         for (total, (_, d)) in totals.iter_mut().zip(stream.timings().stages()) {
             *total += d.as_secs_f64() * 1000.0;
         }
@@ -343,7 +346,10 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
         progress.inc(1);
         Ok(())
     };
-    while let Some((name, frame)) = source.next()? {
+    loop {
+        let t = Instant::now();
+        let Some((name, frame)) = source.next()? else { break };
+        read_time += t.elapsed();
         let format = options.output_format(frame.format());
         let target = out.get_or_insert(Frame::new(frame.width(), frame.height(), format)?);
         if (target.width(), target.height(), target.format()) != (frame.width(), frame.height(), format) {
@@ -369,12 +375,15 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
     if args.verbose {
         let secs = started.elapsed().as_secs_f64();
         let stages = ["preprocess", "inference", "upsample", "blur", "composite"];
-        let per_stage: Vec<String> =
-            stages.iter().zip(totals).map(|(s, t)| format!("{s} {:.2}", t / written as f64)).collect();
+        let n = written as f64;
+        let per_stage: Vec<String> = stages.iter().zip(totals).map(|(s, t)| format!("{s} {:.2}", t / n)).collect();
         eprintln!(
-            "bokeh: {written} frames in {secs:.2} s ({:.1} fps, decode and encode included); ms per frame: {}",
-            written as f64 / secs,
-            per_stage.join(", ")
+            "bokeh: {written} frames in {secs:.2} s ({:.1} fps); ms per frame: read+convert {:.2}, {}, convert+write {:.2} \
+             (preprocess and inference overlap the later stages)",
+            n / secs,
+            read_time.as_secs_f64() * 1000.0 / n,
+            per_stage.join(", "),
+            write_time.as_secs_f64() * 1000.0 / n,
         );
     }
     Ok(written)
