@@ -32,9 +32,8 @@ static void throw_last_error(JNIEnv *env, bokeh_status status) {
 
 static bokeh_processor *processor_of(jlong handle) { return (bokeh_processor *)(intptr_t)handle; }
 
-JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cls, jint mode, jint blur,
-                                                          jfloat strength, jint threads, jboolean smoothing) {
-    (void)cls;
+/* Settings from the Kotlin arguments (out-of-range values are left for the library to refuse). */
+static bokeh_settings settings(jint mode, jint blur, jfloat strength, jint threads, jboolean smoothing) {
     bokeh_settings s;
     bokeh_settings_init(&s);
     s.mode = (bokeh_mode)mode;
@@ -42,6 +41,13 @@ JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cl
     s.strength = strength;
     s.num_threads = threads < 0 ? 0u : (uint32_t)threads;
     s.temporal = smoothing ? 1u : 0u;
+    return s;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cls, jint mode, jint blur,
+                                                          jfloat strength, jint threads, jboolean smoothing) {
+    (void)cls;
+    bokeh_settings s = settings(mode, blur, strength, threads, smoothing);
     bokeh_processor *p = NULL;
     bokeh_status status = bokeh_processor_create(&s, &p);
     if (status != BOKEH_STATUS_OK) {
@@ -61,13 +67,7 @@ JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeSetSettings(JNIEnv *env, jclas
                                                               jint blur, jfloat strength, jint threads,
                                                               jboolean smoothing) {
     (void)cls;
-    bokeh_settings s;
-    bokeh_settings_init(&s);
-    s.mode = (bokeh_mode)mode;
-    s.blur = (bokeh_blur)blur;
-    s.strength = strength;
-    s.num_threads = threads < 0 ? 0u : (uint32_t)threads;
-    s.temporal = smoothing ? 1u : 0u;
+    bokeh_settings s = settings(mode, blur, strength, threads, smoothing);
     bokeh_status status = bokeh_processor_set_settings(processor_of(handle), &s);
     if (status != BOKEH_STATUS_OK) throw_last_error(env, status);
 }
