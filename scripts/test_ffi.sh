@@ -66,8 +66,10 @@ qemu-aarch64 -L /usr/aarch64-linux-gnu "$work/test_aarch64" "$work/fixtures" 2 0
 # Android and iOS static libraries (no NDK or Xcode here, so no app link). tract-linalg's
 # build script assembles its ARM kernels with the target's C compiler: Debian's clang does
 # both; its iOS assembly needs no SDK headers, so an empty SDKROOT stands in for Xcode's.
-sdk=$(mktemp -d)
-trap 'rm -rf "$sdk"' EXIT
+# A fixed empty folder, so that repeated runs keep the iOS build cached (cc's build scripts
+# rebuild when SDKROOT changes).
+sdk="$PWD/target/empty-ios-sdkroot"
+mkdir -p "$sdk"
 export CC_aarch64_linux_android=clang CFLAGS_aarch64_linux_android=--target=aarch64-linux-android21 \
     AR_aarch64_linux_android=llvm-ar CC_aarch64_apple_ios=clang AR_aarch64_apple_ios=llvm-ar
 for t in aarch64-linux-android aarch64-apple-ios; do
