@@ -460,21 +460,24 @@ unsafe fn input_view<'a>(frame: &BokehFrame, what: &str) -> FfiResult<Input<'a>>
     })
 }
 
+/// The packed format of an output frame (Y′CbCr formats are input only).
+fn output_format(frame: &BokehFrame, what: &str) -> FfiResult<PixelFormat> {
+    match layout_of(frame, what)? {
+        Layout::Packed(format) => Ok(format),
+        Layout::Yuv(l) => Err(Failure::new(
+            BokehStatus::UnsupportedFormat,
+            format!("{what}: {l:?} is an input format; write RGB, RGBA, BGRA or GRAY"),
+        )),
+    }
+}
+
 /// Views an output frame (packed formats only).
 ///
 /// # Safety
 /// `planes[0]` must be valid for reads and writes of `sizes[0]` bytes for `'a`, with no other
 /// live reference to that memory.
 unsafe fn output_view<'a>(frame: &BokehFrame, what: &str) -> FfiResult<FrameMut<'a>> {
-    let format = match layout_of(frame, what)? {
-        Layout::Packed(format) => format,
-        Layout::Yuv(l) => {
-            return Err(Failure::new(
-                BokehStatus::UnsupportedFormat,
-                format!("{what}: {l:?} is an input format; write RGB, RGBA, BGRA or GRAY"),
-            ))
-        }
-    };
+    let format = output_format(frame, what)?;
     check_plane(frame, 0, what)?;
     // SAFETY: non-null, size ≤ isize::MAX, writable and unaliased per the caller's contract.
     let data = unsafe { std::slice::from_raw_parts_mut(frame.planes[0], frame.sizes[0]) };
@@ -578,15 +581,7 @@ impl Processor {
     /// As for `bokeh_processor_process`.
     unsafe fn process(&mut self, input: &BokehFrame, output: &BokehFrame) -> FfiResult<()> {
         let start = Instant::now();
-        let out_format = match layout_of(output, "output")? {
-            Layout::Packed(format) => format,
-            Layout::Yuv(l) => {
-                return Err(Failure::new(
-                    BokehStatus::UnsupportedFormat,
-                    format!("output: {l:?} is an input format; write RGB, RGBA, BGRA or GRAY"),
-                ))
-            }
-        };
+        let out_format = output_format(output, "output")?;
         let mode = self.pipeline.options().mode;
         let keeps_format = matches!(mode, Mode::Blur | Mode::Replace);
         let required = match mode {
