@@ -48,6 +48,13 @@ pub(crate) fn decode_lut() -> &'static [f32; 256] {
     &DECODE
 }
 
+/// The encoding table: entry `i` is the 8-bit sRGB code of linear `i / 16383` (the GPU
+/// backend uploads it, so both backends round the same way).
+#[cfg(feature = "gpu")]
+pub(crate) fn encode_lut() -> &'static [u8] {
+    &ENCODE
+}
+
 /// Converts a linear value (clamped to 0..=1) to an 8-bit sRGB code through a lookup table.
 pub(crate) struct Encoder {
     lut: &'static [u8],

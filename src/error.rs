@@ -58,6 +58,15 @@ pub enum Error {
         /// The limit in force, in pixels.
         max_pixels: u64,
     },
+    /// The GPU backend could not find an adapter, open a device or run its shaders (or the
+    /// library was built without the `gpu` feature).
+    #[error("GPU error: {context}: {message}")]
+    Gpu {
+        /// What was being done (finding an adapter, reading the output back …).
+        context: String,
+        /// What went wrong, with the adapter where one was chosen.
+        message: String,
+    },
     /// Reading a model file failed.
     #[error("cannot read {path}: {error}")]
     Io {

@@ -139,6 +139,13 @@ impl<'a> FrameRef<'a> {
         }
     }
 
+    /// All pixels as one slice when the rows are packed without padding.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn packed_bytes(&self) -> Option<&'a [u8]> {
+        let row_len = self.width as usize * self.format.bytes_per_pixel();
+        (self.stride == row_len).then(|| &self.data[..row_len * self.height as usize])
+    }
+
     /// The pixels of row `y` (exactly `width × bytes_per_pixel` bytes); `y < height`, as every
     /// caller iterates over `0..height` (out of range panics like slice indexing).
     pub(crate) fn row(&self, y: u32) -> &'a [u8] {

@@ -40,6 +40,8 @@ mod composite;
 mod decode;
 mod error;
 mod frame;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 mod mask;
 mod pipeline;
 mod resample;
@@ -54,7 +56,7 @@ pub use decode::{decode_frame, decode_image, DecodeLimits};
 pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;
-pub use pipeline::{Mode, Options, Pipeline, StageTimings};
+pub use pipeline::{Backend, Mode, Options, Pipeline, StageTimings};
 pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Segmenter, SegmenterSession, SELFIE_LANDSCAPE_ONNX,
     SELFIE_SQUARE_ONNX,

@@ -35,6 +35,21 @@ pub enum Mode {
     Mask,
 }
 
+/// Where the pixel stages run. Inference always runs in tract on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// rayon on the CPU cores.
+    #[default]
+    Cpu,
+    /// WGSL compute shaders on a GPU through wgpu (feature `gpu`). Any adapter, software
+    /// rasterisers included; no adapter is an error ([`Error::Gpu`]), never a silent fallback.
+    Gpu,
+    /// A hardware GPU when there is one, else the CPU ([`Pipeline::backend_description`] says
+    /// which and why).
+    Auto,
+}
+
 /// Pipeline settings. `Default` gives portrait mode with a disc blur of 3% of the diagonal.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -49,6 +64,8 @@ pub struct Options {
     pub background: Option<Arc<Frame>>,
     /// Temporal stability for video ([`Temporal`]): off for photos, on by default in video.
     pub temporal: Option<Temporal>,
+    /// Where the pixel stages run.
+    pub backend: Backend,
 }
 
 impl Default for Options {
@@ -59,6 +76,7 @@ impl Default for Options {
             strength: Self::DEFAULT_STRENGTH,
             background: None,
             temporal: None,
+            backend: Backend::Cpu,
         }
     }
 }
@@ -96,6 +114,12 @@ impl Options {
     /// Turns the temporal filter on (`Some`) or off (`None`).
     pub fn with_temporal(mut self, temporal: Option<Temporal>) -> Self {
         self.temporal = temporal;
+        self
+    }
+
+    /// Sets where the pixel stages run.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
         self
     }
 
@@ -184,13 +208,39 @@ pub struct Pipeline {
     /// Running state of the temporal filter.
     temporal: TemporalFilter,
     timings: StageTimings,
+    /// The GPU backend's state when the pixel stages run there.
+    #[cfg(feature = "gpu")]
+    gpu: Option<crate::gpu::GpuPixels>,
+    /// What [`Pipeline::backend_description`] prints.
+    backend_note: String,
+    /// With the GPU backend, the full-resolution mask is made on the CPU only when asked for:
+    /// the model's mask of the last frame, and whether `mask` is behind it.
+    mask_source: Mask,
+    mask_stale: bool,
 }
 
 impl Pipeline {
     /// A pipeline running `segmenter`'s model(s) with `options`.
     pub fn new(segmenter: &Segmenter, options: Options) -> Result<Self> {
         options.validate()?;
-        Ok(Pipeline {
+        let mut pipeline = Self::cpu(segmenter, options);
+        pipeline.choose_backend()?;
+        Ok(pipeline)
+    }
+
+    /// A pipeline whose pixel stages run on `gpu` (a context opened by the caller, e.g. on a
+    /// particular API), whatever [`Options::backend`] says.
+    #[cfg(feature = "gpu")]
+    pub fn with_gpu(segmenter: &Segmenter, options: Options, gpu: Arc<crate::gpu::GpuContext>) -> Result<Self> {
+        options.validate()?;
+        let mut pipeline = Self::cpu(segmenter, options);
+        pipeline.backend_note = format!("GPU: {}", gpu.info());
+        pipeline.gpu = Some(crate::gpu::GpuPixels::new(gpu));
+        Ok(pipeline)
+    }
+
+    fn cpu(segmenter: &Segmenter, options: Options) -> Self {
+        Pipeline {
             session: segmenter.session(),
             options,
             low: Mask::new(0, 0),
@@ -200,7 +250,63 @@ impl Pipeline {
             fitted: None,
             temporal: TemporalFilter::default(),
             timings: StageTimings::default(),
-        })
+            #[cfg(feature = "gpu")]
+            gpu: None,
+            backend_note: cpu_note(None),
+            mask_source: Mask::new(0, 0),
+            mask_stale: false,
+        }
+    }
+
+    /// Opens (or drops) the GPU state as [`Options::backend`] asks.
+    fn choose_backend(&mut self) -> Result<()> {
+        #[cfg(feature = "gpu")]
+        {
+            self.gpu = None;
+            let allow_software = match self.options.backend {
+                Backend::Cpu => {
+                    self.backend_note = cpu_note(None);
+                    return Ok(());
+                }
+                Backend::Gpu => true,
+                Backend::Auto => false,
+            };
+            match crate::gpu::GpuContext::shared(allow_software) {
+                Ok(ctx) => {
+                    self.backend_note = format!("GPU: {}", ctx.info());
+                    self.gpu = Some(crate::gpu::GpuPixels::new(ctx));
+                }
+                Err(e) if self.options.backend == Backend::Auto => self.backend_note = cpu_note(Some(&e.to_string())),
+                Err(e) => return Err(e),
+            }
+            Ok(())
+        }
+        #[cfg(not(feature = "gpu"))]
+        match self.options.backend {
+            Backend::Gpu => Err(Error::Gpu {
+                context: "choosing the backend".into(),
+                message: "this build of bokeh has no GPU backend (cargo feature `gpu`)".into(),
+            }),
+            Backend::Auto => {
+                self.backend_note = cpu_note(Some("built without the `gpu` feature"));
+                Ok(())
+            }
+            Backend::Cpu => Ok(()),
+        }
+    }
+
+    /// Where the pixel stages run, for logs and `-v`: "GPU: <adapter> (<API>, driver …)" or
+    /// "CPU (rayon, N threads)", with the reason when [`Backend::Auto`] fell back to the CPU.
+    pub fn backend_description(&self) -> &str {
+        &self.backend_note
+    }
+
+    /// True when the pixel stages run on a GPU.
+    pub fn uses_gpu(&self) -> bool {
+        #[cfg(feature = "gpu")]
+        return self.gpu.is_some();
+        #[cfg(not(feature = "gpu"))]
+        false
     }
 
     /// The current options.
@@ -217,7 +323,15 @@ impl Pipeline {
         if options.temporal != self.options.temporal {
             self.temporal.reset();
         }
-        self.options = options;
+        let backend_changed = options.backend != self.options.backend;
+        let previous = std::mem::replace(&mut self.options, options);
+        if backend_changed {
+            if let Err(e) = self.choose_backend() {
+                self.options.backend = previous.backend;
+                self.choose_backend()?;
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
@@ -232,8 +346,17 @@ impl Pipeline {
         self.timings.inference = inference;
     }
 
-    /// The full-resolution mask of the last frame.
-    pub fn mask(&self) -> &Mask {
+    /// The full-resolution mask of the last frame. (With the GPU backend it is upsampled on the
+    /// CPU on the first call after a frame, since the GPU keeps its copy to itself.)
+    pub fn mask(&mut self) -> &Mask {
+        if self.mask_stale {
+            let (w, h) = (self.mask.width(), self.mask.height());
+            if self.mask.data().len() != w as usize * h as usize {
+                self.mask = Mask::new(w, h);
+            }
+            self.mask_source.resize_with(&mut self.mask, &mut self.resampler);
+            self.mask_stale = false;
+        }
         &self.mask
     }
 
@@ -249,16 +372,29 @@ impl Pipeline {
     pub fn process_into(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<()> {
         self.check_output(input, output)?;
         let t0 = Instant::now();
-        let (variant, size) = self.session.preprocess(input)?;
+        let (variant, size) = self.preprocess(input)?;
         let t1 = Instant::now();
         let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
         let inferred = self.session.infer_into(variant, size, &mut low);
         let t2 = Instant::now();
         self.timings.preprocess = t1 - t0;
         self.timings.inference = t2 - t1;
-        let result = inferred.and_then(|()| self.finish_model_mask(input, &mut low, output));
+        let result = inferred.and_then(|()| self.finish_model_mask(input, &mut low, output, true));
         self.low = low;
         result
+    }
+
+    /// The preprocess stage, on the GPU when the pixel stages run there (the frame then stays
+    /// uploaded for the stages after inference).
+    fn preprocess(&mut self, input: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = self.gpu.as_mut() {
+            gpu.upload(input)?;
+            return self
+                .session
+                .preprocess_with(input, |size, norm, layout, out| gpu.preprocess(size, norm, layout, out));
+        }
+        self.session.preprocess(input)
     }
 
     /// Like [`Pipeline::process_into`], with a mask given by the caller instead of the model
@@ -270,6 +406,10 @@ impl Pipeline {
         }
         self.timings.preprocess = Duration::ZERO;
         self.timings.inference = Duration::ZERO;
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = self.gpu.as_mut() {
+            gpu.upload(input)?;
+        }
         self.finish(input, mask, output)
     }
 
@@ -280,17 +420,28 @@ impl Pipeline {
     }
 
     /// The stages after inference for a mask that came from the model (at model resolution):
-    /// the temporal filter, when on, then upsample, blur and composite.
+    /// the temporal filter, when on, then upsample, blur and composite. `uploaded`: the GPU
+    /// backend already holds `input` (it preprocessed it).
     pub(crate) fn finish_model_mask(
         &mut self,
         input: FrameRef<'_>,
         low: &mut Mask,
         output: &mut FrameMut<'_>,
+        uploaded: bool,
     ) -> Result<()> {
         self.check_output(input, output)?;
         if let Some(t) = self.options.temporal {
             self.temporal.apply(low, &t);
         }
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = self.gpu.as_mut() {
+            // A Stream's worker preprocessed on the CPU: the frame is not up yet.
+            if !uploaded {
+                gpu.upload(input)?;
+            }
+        }
+        #[cfg(not(feature = "gpu"))]
+        let _ = uploaded;
         self.finish(input, low, output)
     }
 
@@ -309,10 +460,15 @@ impl Pipeline {
     /// Upsample, blur and composite.
     fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
         let (w, h) = (input.width(), input.height());
+        #[cfg(feature = "gpu")]
+        if self.gpu.is_some() {
+            return self.finish_on_gpu(input, low, output);
+        }
         let t0 = Instant::now();
         if self.mask.width() != w || self.mask.height() != h {
             self.mask = Mask::new(w, h);
         }
+        self.mask_stale = false;
         low.resize_with(&mut self.mask, &mut self.resampler);
         let t1 = Instant::now();
         let mut t2 = t1;
@@ -338,6 +494,40 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Upsample, blur and composite on the GPU (the frame is already there), in one submission;
+    /// their sum is reported as the composite time.
+    #[cfg(feature = "gpu")]
+    fn finish_on_gpu(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
+        let (w, h) = (input.width(), input.height());
+        let t0 = Instant::now();
+        let mode = self.options.mode;
+        if mode == Mode::Replace {
+            self.fit_background(w, h)?;
+        }
+        let Some(gpu) = self.gpu.as_mut() else { return Ok(()) };
+        gpu.upsample(low)?;
+        match mode {
+            Mode::Blur => gpu.blur(self.options.blur, self.options.radius_for(w, h))?,
+            Mode::Replace => {
+                let id = self.options.background.as_ref().map_or(0, |b| Arc::as_ptr(b) as usize);
+                let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
+                gpu.set_replacement(id, fitted)?;
+            }
+            Mode::Cutout | Mode::Mask => {}
+        }
+        gpu.composite(mode)?;
+        gpu.download(mode, output)?;
+        self.mask_source.clone_from(low);
+        if self.mask.width() != w || self.mask.height() != h {
+            self.mask = Mask::new(w, h);
+        }
+        self.mask_stale = true;
+        self.timings.upsample = Duration::ZERO;
+        self.timings.blur = Duration::ZERO;
+        self.timings.composite = t0.elapsed();
+        Ok(())
+    }
+
     /// Fits the replacement background to `w × h` (centre crop) unless already done.
     fn fit_background(&mut self, w: u32, h: u32) -> Result<()> {
         let stale = self.fitted.as_ref().is_none_or(|(size, _)| *size != (w, h));
@@ -350,6 +540,15 @@ impl Pipeline {
             self.fitted = Some(((w, h), cover(bg.as_ref().as_ref(), w, h)));
         }
         Ok(())
+    }
+}
+
+/// "CPU (rayon, N threads)", with why the GPU was not used where [`Backend::Auto`] looked for one.
+fn cpu_note(why_not_gpu: Option<&str>) -> String {
+    let threads = rayon::current_num_threads();
+    match why_not_gpu {
+        None => format!("CPU (rayon, {threads} threads)"),
+        Some(why) => format!("CPU (rayon, {threads} threads); no GPU: {why}"),
     }
 }
 

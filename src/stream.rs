@@ -168,8 +168,9 @@ impl Stream {
     fn composite(&mut self, mut work: Work, output: &mut FrameMut<'_>) -> Result<()> {
         let result = std::mem::replace(&mut work.result, Ok(()));
         let pixels = &mut self.pixels;
-        let written = result
-            .and_then(|()| self.pool.install(|| pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output)));
+        let written = result.and_then(|()| {
+            self.pool.install(|| pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output, false))
+        });
         pixels.set_segment_timings(work.segment_time.0, work.segment_time.1);
         self.latency = work.pushed.elapsed();
         self.spares.push(work);

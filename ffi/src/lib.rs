@@ -1005,7 +1005,7 @@ pub unsafe extern "C" fn bokeh_processor_get_mask(
     mask: *const BokehFrame,
 ) -> BokehStatus {
     guard(|| {
-        let p = lock(processor)?;
+        let mut p = lock(processor)?;
         // SAFETY: readable per the contract when non-null.
         let mask = unsafe { mask.as_ref() }.ok_or_else(|| Failure::null("mask"))?;
         if !p.has_frame {

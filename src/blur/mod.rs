@@ -125,9 +125,8 @@ impl BlurredBackground {
         if !radius.is_finite() || radius < 0.0 {
             return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
         }
-        let factor = ((radius / MAX_LOW_RADIUS).ceil() as usize).max(1);
+        let (factor, low_radius) = reduction(radius);
         self.downsample(frame, mask, factor);
-        let low_radius = radius / factor as f32;
         match kind {
             BlurKind::Disc => self.disc(low_radius),
             BlurKind::Gaussian => self.gaussian(low_radius / 2.0),
@@ -285,6 +284,13 @@ impl BlurredBackground {
             }
         });
     }
+}
+
+/// The reduction factor for a blur of `radius` frame pixels, and the radius at that reduced
+/// resolution (at most [`MAX_LOW_RADIUS`]).
+pub(crate) fn reduction(radius: f32) -> (usize, f32) {
+    let factor = ((radius / MAX_LOW_RADIUS).ceil() as usize).max(1);
+    (factor, radius / factor as f32)
 }
 
 /// Half-widths of the horizontal spans that make up a disc of `radius` pixels, from the top

@@ -240,6 +240,21 @@ impl SegmenterSession {
         Ok((variant_index, (mw, mh)))
     }
 
+    /// Like [`SegmenterSession::preprocess`], with the tensor filled by `fill` (the GPU
+    /// backend), given the model's input size, normalisation and layout.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn preprocess_with(
+        &mut self,
+        frame: FrameRef<'_>,
+        fill: impl FnOnce((u32, u32), Normalization, Layout, &mut Vec<f32>) -> Result<()>,
+    ) -> Result<(usize, (u32, u32))> {
+        let variant_index = self.segmenter.pick(frame.width(), frame.height());
+        let spec = &self.segmenter.variants[variant_index].spec;
+        let size = spec.size.for_frame(frame.width(), frame.height());
+        fill(size, spec.normalization, spec.layout, &mut self.input)?;
+        Ok((variant_index, size))
+    }
+
     /// Runs the model on the input prepared by [`SegmenterSession::preprocess`] (the inference
     /// stage) and returns the mask at model resolution.
     pub fn infer(&mut self, variant_index: usize, size: (u32, u32)) -> Result<Mask> {

@@ -1,0 +1,133 @@
+// Background blur in linear light: the GPU twin of `src/blur/mod.rs`.
+//
+// 1. downsample: box-average w * linear(rgb) and w = max(1 - mask, PERSON_WEIGHT) over
+//    factor x factor blocks (the reduced resolution that keeps the kernel small).
+// 2. disc (or gauss_h + gauss_v): the kernel over the reduced image. The disc is summed directly
+//    over its horizontal spans (the CPU uses row prefix sums for the same sums); at most
+//    25 spans, since the CPU and GPU both keep the reduced radius at or under 12.
+// 3. The same pass divides by the summed weight: `blurred` holds the background's linear RGB.
+//
+// Pixels outside the image are left out and the kernel renormalises itself, as on the CPU.
+
+struct Params {
+    // Frame size, bytes per pixel and where red, green and blue sit in a pixel.
+    fw: u32,
+    fh: u32,
+    bpp: u32,
+    off_r: u32,
+    off_g: u32,
+    off_b: u32,
+    // Reduction factor and reduced size.
+    factor: u32,
+    lw: u32,
+    lh: u32,
+    // Number of disc spans or Gaussian taps in `shape`.
+    count: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+const PERSON_WEIGHT: f32 = 1e-3;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> frame: array<u32>;
+@group(0) @binding(2) var<storage, read> mask: array<f32>;
+// luts[0..256]: sRGB code -> linear (f32 bits); then the encoding table (unused here).
+@group(0) @binding(3) var<storage, read> luts: array<u32>;
+@group(0) @binding(4) var<storage, read_write> low: array<vec4<f32>>;
+// Disc span half-widths (u32) or Gaussian taps (f32 bits).
+@group(0) @binding(5) var<storage, read> shape: array<u32>;
+@group(0) @binding(6) var<storage, read_write> tmp: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> blurred: array<vec4<f32>>;
+
+fn frame_byte(i: u32) -> u32 {
+    return (frame[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
+}
+
+fn linear(code: u32) -> f32 {
+    return bitcast<f32>(luts[code]);
+}
+
+fn normalised(acc: vec4<f32>) -> vec4<f32> {
+    var inv = 0.0;
+    if acc.w > 0.0 {
+        inv = 1.0 / acc.w;
+    }
+    return vec4<f32>(acc.xyz * inv, 1.0);
+}
+
+@compute @workgroup_size(8, 8)
+fn downsample(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= p.lw || id.y >= p.lh {
+        return;
+    }
+    let x0 = id.x * p.factor;
+    let y0 = id.y * p.factor;
+    let x1 = min(x0 + p.factor, p.fw);
+    let y1 = min(y0 + p.factor, p.fh);
+    var acc = vec4<f32>(0.0);
+    for (var y = y0; y < y1; y++) {
+        for (var x = x0; x < x1; x++) {
+            let i = y * p.fw + x;
+            let w = max(1.0 - mask[i], PERSON_WEIGHT);
+            let px = i * p.bpp;
+            acc += vec4<f32>(w * linear(frame_byte(px + p.off_r)), w * linear(frame_byte(px + p.off_g)),
+                w * linear(frame_byte(px + p.off_b)), w);
+        }
+    }
+    low[id.y * p.lw + id.x] = acc * (1.0 / f32((y1 - y0) * (x1 - x0)));
+}
+
+@compute @workgroup_size(8, 8)
+fn disc(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= p.lw || id.y >= p.lh {
+        return;
+    }
+    let reach = i32(p.count / 2u);
+    let x = i32(id.x);
+    var acc = vec4<f32>(0.0);
+    for (var k = 0; k < i32(p.count); k++) {
+        let y = i32(id.y) + k - reach;
+        if y < 0 || y >= i32(p.lh) {
+            continue;
+        }
+        let half = i32(shape[k]);
+        let row = u32(y) * p.lw;
+        let xe = min(x + half, i32(p.lw) - 1);
+        for (var xx = max(x - half, 0); xx <= xe; xx++) {
+            acc += low[row + u32(xx)];
+        }
+    }
+    blurred[id.y * p.lw + id.x] = normalised(acc);
+}
+
+@compute @workgroup_size(8, 8)
+fn gauss_h(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= p.lw || id.y >= p.lh {
+        return;
+    }
+    let reach = i32(p.count / 2u);
+    let x = i32(id.x);
+    let row = id.y * p.lw;
+    var acc = vec4<f32>(0.0);
+    let xe = min(x + reach, i32(p.lw) - 1);
+    for (var xx = max(x - reach, 0); xx <= xe; xx++) {
+        acc += bitcast<f32>(shape[u32(xx + reach - x)]) * low[row + u32(xx)];
+    }
+    tmp[row + id.x] = acc;
+}
+
+@compute @workgroup_size(8, 8)
+fn gauss_v(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x >= p.lw || id.y >= p.lh {
+        return;
+    }
+    let reach = i32(p.count / 2u);
+    let y = i32(id.y);
+    var acc = vec4<f32>(0.0);
+    let ye = min(y + reach, i32(p.lh) - 1);
+    for (var yy = max(y - reach, 0); yy <= ye; yy++) {
+        acc += bitcast<f32>(shape[u32(yy + reach - y)]) * tmp[u32(yy) * p.lw + id.x];
+    }
+    blurred[id.y * p.lw + id.x] = normalised(acc);
+}

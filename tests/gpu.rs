@@ -1,0 +1,214 @@
+//! The GPU backend against the CPU backend: same pictures, on every API the machine offers.
+//!
+//! CI has no GPU: `scripts/test.sh` installs Mesa, whose lavapipe (Vulkan) and llvmpipe (GL)
+//! are software adapters wgpu drives like any other. Both must be there: a missing adapter fails
+//! the test rather than skipping it, unless `BOKEH_GPU_TESTS=skip` says the machine has none on
+//! purpose (then only the shader validation in `tests/shaders.rs` runs).
+#![cfg(feature = "gpu")]
+
+use std::sync::{Arc, OnceLock};
+
+use bokeh::gpu::{GpuApi, GpuContext};
+use bokeh::{Backend, BlurKind, Frame, FrameRef, Mask, Mode, Options, Pipeline, PixelFormat, Segmenter};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/grace_hopper.jpg");
+const MASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/grace_hopper-256x300-mask.png");
+
+/// The one place the GPU-vs-CPU tolerance is declared, in 8-bit codes. Float sums in another
+/// order (the disc is summed directly on the GPU, through f64 prefix sums on the CPU) move a
+/// value across a rounding boundary now and then; nothing more is allowed.
+const MAX_DIFF: u8 = 2;
+const MEAN_DIFF: f64 = 0.25;
+
+fn segmenter() -> &'static Segmenter {
+    static S: OnceLock<Segmenter> = OnceLock::new();
+    S.get_or_init(|| Segmenter::new().expect("model"))
+}
+
+fn skip() -> bool {
+    std::env::var("BOKEH_GPU_TESTS").is_ok_and(|v| v == "skip")
+}
+
+/// Contexts on every API that must be tested (`None` when skipped on purpose).
+fn contexts() -> Vec<(&'static str, Arc<GpuContext>)> {
+    if skip() {
+        return Vec::new();
+    }
+    static CTX: OnceLock<Vec<(&'static str, Arc<GpuContext>)>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        [("vulkan", GpuApi::Vulkan), ("gl", GpuApi::Gl)]
+            .into_iter()
+            .map(|(name, api)| {
+                let ctx = GpuContext::new(api, true).unwrap_or_else(|e| {
+                    panic!("no {name} adapter ({e}); install mesa-vulkan-drivers, or set BOKEH_GPU_TESTS=skip")
+                });
+                eprintln!("{name}: {}", ctx.info());
+                (name, ctx)
+            })
+            .collect()
+    })
+    .clone()
+}
+
+/// The sample photo at `w × h` in `format` (with a varying alpha where there is one).
+fn photo(w: u32, h: u32, format: PixelFormat) -> Frame {
+    let img = image::open(SAMPLE).expect("sample").into_rgb8();
+    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    let bpp = format.bytes_per_pixel();
+    let mut data = vec![0u8; (w * h) as usize * bpp];
+    for (i, (px, out)) in img.pixels().zip(data.chunks_exact_mut(bpp)).enumerate() {
+        let [r, g, b] = px.0;
+        match format {
+            PixelFormat::Rgb8 => out.copy_from_slice(&[r, g, b]),
+            PixelFormat::Rgba8 => out.copy_from_slice(&[r, g, b, (i * 7 % 256) as u8]),
+            PixelFormat::Bgra8 => out.copy_from_slice(&[b, g, r, (i * 13 % 256) as u8]),
+            PixelFormat::Gray8 => out[0] = ((r as u32 * 3 + g as u32 * 6 + b as u32) / 10) as u8,
+            _ => unreachable!("test formats"),
+        }
+    }
+    Frame::from_vec(data, w, h, format).expect("frame")
+}
+
+/// The frozen model mask of the sample, at a smaller size so the upsampling stage interpolates.
+fn mask() -> Mask {
+    let img = image::open(MASK).expect("mask").into_luma8();
+    let img = image::imageops::resize(&img, 64, 75, image::imageops::FilterType::Triangle);
+    Mask::from_gray8(img.as_raw(), 64, 75).expect("mask")
+}
+
+fn background() -> Frame {
+    photo(97, 61, PixelFormat::Rgb8)
+}
+
+struct Diff {
+    max: u8,
+    mean: f64,
+}
+
+fn diff(a: &Frame, b: &Frame) -> Diff {
+    assert_eq!((a.width(), a.height(), a.format()), (b.width(), b.height(), b.format()));
+    let d: Vec<u8> = a.data().iter().zip(b.data()).map(|(x, y)| x.abs_diff(*y)).collect();
+    Diff { max: d.iter().copied().max().unwrap_or(0), mean: d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64 }
+}
+
+fn run(pipeline: &mut Pipeline, input: FrameRef<'_>, mask: &Mask) -> Frame {
+    let format = pipeline.options().output_format(input.format());
+    let mut out = Frame::new(input.width(), input.height(), format).expect("out");
+    pipeline.process_with_mask(input, mask, &mut out.as_mut()).expect("process");
+    out
+}
+
+fn check(name: &str, options: Options, frame: &Frame, mask: &Mask) {
+    let mut cpu = Pipeline::new(segmenter(), options.clone()).expect("cpu pipeline");
+    let expected = run(&mut cpu, frame.as_ref(), mask);
+    for (api, ctx) in contexts() {
+        let mut gpu = Pipeline::with_gpu(segmenter(), options.clone(), ctx).expect("gpu pipeline");
+        assert!(gpu.uses_gpu());
+        // Twice: the second frame reuses every buffer and bind group.
+        for round in 0..2 {
+            let got = run(&mut gpu, frame.as_ref(), mask);
+            let d = diff(&got, &expected);
+            if round == 0 {
+                eprintln!("{api} {name}: max {} mean {:.4}", d.max, d.mean);
+            }
+            assert!(
+                d.max <= MAX_DIFF && d.mean <= MEAN_DIFF,
+                "{api} {name} round {round}: max {} mean {:.4} (allowed {MAX_DIFF}, {MEAN_DIFF})",
+                d.max,
+                d.mean
+            );
+        }
+    }
+}
+
+#[test]
+fn every_mode_and_format_matches_the_cpu() {
+    let mask = mask();
+    let bg = background();
+    // Odd widths make rows that do not fill whole 32-bit words.
+    for (w, h) in [(161, 121), (128, 150)] {
+        for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8, PixelFormat::Gray8] {
+            let frame = photo(w, h, format);
+            for mode in [Mode::Blur, Mode::Replace, Mode::Cutout, Mode::Mask] {
+                let options = Options::default().with_mode(mode).with_background(bg.clone());
+                check(&format!("{w}x{h} {format:?} {mode:?}"), options, &frame, &mask);
+            }
+        }
+    }
+}
+
+#[test]
+fn both_kernels_at_every_strength_match_the_cpu() {
+    let mask = mask();
+    let frame = photo(150, 101, PixelFormat::Rgba8);
+    for blur in [BlurKind::Disc, BlurKind::Gaussian] {
+        for strength in [0.0, 0.01, 0.03, 0.1, Options::MAX_STRENGTH] {
+            let options = Options::default().with_blur(blur).with_strength(strength);
+            check(&format!("{blur:?} strength {strength}"), options, &frame, &mask);
+        }
+    }
+}
+
+#[test]
+fn the_whole_pipeline_with_the_model_matches_the_cpu() {
+    // Preprocessing on the GPU feeds the model slightly different floats (another summation
+    // order), so the model's mask may move by a hair; the same tolerance still holds.
+    let frame = photo(200, 150, PixelFormat::Rgb8);
+    let mut cpu = Pipeline::new(segmenter(), Options::default()).expect("cpu");
+    let expected = cpu.process(frame.as_ref()).expect("cpu frame");
+    let expected_mask = cpu.mask().to_gray8();
+    for (api, ctx) in contexts() {
+        let mut gpu = Pipeline::with_gpu(segmenter(), Options::default(), ctx).expect("gpu");
+        let got = gpu.process(frame.as_ref()).expect("gpu frame");
+        let d = diff(&got, &expected);
+        assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "{api}: max {} mean {:.4}", d.max, d.mean);
+        // The mask the GPU pipeline reports (made on request) is the CPU's.
+        let m = diff(&gpu.mask().to_gray8(), &expected_mask);
+        assert!(m.max <= MAX_DIFF, "{api} mask: max {}", m.max);
+    }
+}
+
+#[test]
+fn frames_of_changing_size_and_format_reuse_the_pipeline() {
+    let mask = mask();
+    for (api, ctx) in contexts() {
+        let mut gpu = Pipeline::with_gpu(segmenter(), Options::default(), ctx).expect("gpu");
+        let mut cpu = Pipeline::new(segmenter(), Options::default()).expect("cpu");
+        for (w, h, format) in
+            [(64, 48, PixelFormat::Rgb8), (161, 121, PixelFormat::Bgra8), (33, 17, PixelFormat::Gray8)]
+        {
+            let frame = photo(w, h, format);
+            let d = diff(&run(&mut gpu, frame.as_ref(), &mask), &run(&mut cpu, frame.as_ref(), &mask));
+            assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "{api} {w}x{h}: max {} mean {:.4}", d.max, d.mean);
+        }
+    }
+}
+
+#[test]
+fn a_strided_frame_gives_the_packed_result() {
+    let mask = mask();
+    let frame = photo(75, 40, PixelFormat::Rgb8);
+    let stride = 75 * 3 + 9;
+    let mut padded = vec![0xAAu8; stride * 40];
+    for y in 0..40 {
+        padded[y * stride..y * stride + 225].copy_from_slice(&frame.data()[y * 225..(y + 1) * 225]);
+    }
+    let strided = FrameRef::new(&padded, 75, 40, stride, PixelFormat::Rgb8).expect("strided");
+    for (api, ctx) in contexts() {
+        let mut gpu = Pipeline::with_gpu(segmenter(), Options::default(), ctx).expect("gpu");
+        let a = run(&mut gpu, frame.as_ref(), &mask);
+        let b = run(&mut gpu, strided, &mask);
+        assert_eq!(a.data(), b.data(), "{api}");
+    }
+}
+
+#[test]
+fn auto_never_fails_and_says_where_it_runs() {
+    let p = Pipeline::new(segmenter(), Options::default().with_backend(Backend::Auto)).expect("auto");
+    let note = p.backend_description();
+    assert!(note.starts_with("GPU: ") || note.starts_with("CPU"), "{note}");
+    // Auto skips software adapters: on a machine with only Mesa it is the CPU, with the reason.
+    if !p.uses_gpu() {
+        assert!(note.contains("no GPU:"), "{note}");
+    }
+}

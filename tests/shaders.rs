@@ -1,0 +1,41 @@
+//! Every WGSL file in `shaders/` parses and validates with naga, the shader compiler inside
+//! wgpu, so a broken shader fails here even on a machine with no GPU at all.
+
+use std::path::Path;
+
+#[test]
+fn every_shader_parses_and_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("shaders/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "wgsl") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("read shader");
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &path.display().to_string())));
+        // No optional capabilities: what validates here runs on the GL backend's lowest
+        // common denominator (no f16, no subgroups, no 64-bit integers).
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &path.display().to_string())));
+        checked.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    }
+    checked.sort();
+    assert_eq!(checked, ["blur.wgsl", "composite.wgsl", "resample.wgsl"], "one shader per pixel stage");
+}
+
+/// The shaders the library embeds are the files on disk.
+#[cfg(feature = "gpu")]
+#[test]
+fn the_library_embeds_these_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    for (name, embedded) in [
+        ("resample.wgsl", bokeh::gpu::shaders::RESAMPLE),
+        ("blur.wgsl", bokeh::gpu::shaders::BLUR),
+        ("composite.wgsl", bokeh::gpu::shaders::COMPOSITE),
+    ] {
+        assert_eq!(std::fs::read_to_string(dir.join(name)).expect("read"), embedded, "{name}");
+    }
+}
