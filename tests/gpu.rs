@@ -3,7 +3,8 @@
 //! CI has no GPU: `scripts/test.sh` installs Mesa, whose lavapipe (Vulkan) and llvmpipe (GL)
 //! are software adapters wgpu drives like any other. Both must be there: a missing adapter fails
 //! the test rather than skipping it, unless `BOKEH_GPU_TESTS=skip` says the machine has none on
-//! purpose (then only the shader validation in `tests/shaders.rs` runs).
+//! purpose (then only the shader validation in `tests/shaders.rs` runs), or
+//! `BOKEH_GPU_TEST_APIS=vulkan` narrows the list (NVIDIA's EGL offers GL 3.3, without compute).
 #![cfg(feature = "gpu")]
 
 use std::sync::{Arc, OnceLock};
@@ -36,8 +37,10 @@ fn contexts() -> Vec<(&'static str, Arc<GpuContext>)> {
     }
     static CTX: OnceLock<Vec<(&'static str, Arc<GpuContext>)>> = OnceLock::new();
     CTX.get_or_init(|| {
+        let wanted = std::env::var("BOKEH_GPU_TEST_APIS").unwrap_or_else(|_| "vulkan,gl".into());
         [("vulkan", GpuApi::Vulkan), ("gl", GpuApi::Gl)]
             .into_iter()
+            .filter(|(name, _)| wanted.split(',').any(|w| w.trim() == *name))
             .map(|(name, api)| {
                 let ctx = GpuContext::new(api, true).unwrap_or_else(|e| {
                     panic!("no {name} adapter ({e}); install mesa-vulkan-drivers, or set BOKEH_GPU_TESTS=skip")
