@@ -17,7 +17,7 @@ mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use bokeh::gpu::{GpuApi, GpuContext, GpuPixels};
-use bokeh::{BlurKind, Frame, Mode, Normalization, Layout, Options, Pipeline, PixelFormat, Segmenter};
+use bokeh::{BlurKind, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Segmenter};
 
 fn sizes() -> Vec<(u32, u32)> {
     let spec = std::env::var("BOKEH_BENCH_SIZES").unwrap_or_else(|_| "1280x720,1920x1080,3840x2160".into());
@@ -83,9 +83,7 @@ fn gpu(c: &mut Criterion) {
                 px.finish().expect("wait")
             })
         });
-        g.bench_function(id("download"), |b| {
-            b.iter(|| px.download(Mode::Blur, &mut out.as_mut()).expect("download"))
-        });
+        g.bench_function(id("download"), |b| b.iter(|| px.download(Mode::Blur, &mut out.as_mut()).expect("download")));
         g.finish();
 
         let mut g = c.benchmark_group("gpu_frame");

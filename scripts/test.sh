@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the build and tests need; installed only where missing. The C API test
+# System packages the build and tests need; installed only where missing. The GPU backend's
+# tests run on Mesa's software adapters: lavapipe (Vulkan: mesa-vulkan-drivers, libvulkan1) and
+# llvmpipe (GL through EGL: libegl1, libegl-mesa0, libgl1-mesa-dri). The C API test
 # (scripts/test_ffi.sh) needs a JDK for the JNI glue, valgrind, an aarch64 cross compiler and qemu, and clang/llvm for
 # the Android and iOS static libraries.
 packages=(build-essential pkg-config valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang llvm
-    openjdk-17-jdk-headless)
+    openjdk-17-jdk-headless mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +31,12 @@ done
 
 if [ ! -d ../shared/testdata ] && [ -z "${BOKEH_SHARED:-}" ]; then
     echo "*** ../shared is absent: the golden-model and photo-quality tests will be SKIPPED ***" >&2
+fi
+
+# Mesa wants a private runtime directory (else it prints warnings on every adapter it opens).
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -w "${XDG_RUNTIME_DIR}" ]; then
+    XDG_RUNTIME_DIR=$(mktemp -d)
+    export XDG_RUNTIME_DIR
 fi
 
 set -x

@@ -276,7 +276,9 @@ impl Pipeline {
                     self.backend_note = format!("GPU: {}", ctx.info());
                     self.gpu = Some(crate::gpu::GpuPixels::new(ctx));
                 }
-                Err(e) if self.options.backend == Backend::Auto => self.backend_note = cpu_note(Some(&e.to_string())),
+                Err(Error::Gpu { message, .. }) if self.options.backend == Backend::Auto => {
+                    self.backend_note = cpu_note(Some(&message))
+                }
                 Err(e) => return Err(e),
             }
             Ok(())

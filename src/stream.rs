@@ -128,6 +128,11 @@ impl Stream {
         self.pixels.timings()
     }
 
+    /// Where the pixel stages run (see [`Pipeline::backend_description`]).
+    pub fn backend_description(&self) -> &str {
+        self.pixels.backend_description()
+    }
+
     /// Time from the `push` of the last output frame to its output being written.
     pub fn latency(&self) -> Duration {
         self.latency

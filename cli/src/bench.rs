@@ -48,6 +48,10 @@ pub(crate) struct BenchArgs {
     /// modes in separate runs: one process running both measured the second up to 40% slower.
     #[arg(long)]
     pipelined: bool,
+
+    /// Where the pixel stages run.
+    #[arg(long, value_enum, default_value_t = crate::CliBackend::Auto)]
+    backend: crate::CliBackend,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -98,7 +102,8 @@ fn median(mut v: Vec<Duration>) -> f64 {
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let frames = frames(args)?;
     let blur = crate::blur_kind(args.blur);
-    let options = Options::default().with_strength(args.strength).with_blur(blur);
+    let options =
+        Options::default().with_strength(args.strength).with_blur(blur).with_backend(crate::backend(args.backend));
     let segmenter = Segmenter::new()?;
     let (w, h) = args.size;
     let mut out = Frame::new(w, h, PixelFormat::Rgb8)?;
@@ -106,9 +111,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let mut stages: Vec<Vec<Duration>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
     let mut totals = Vec::with_capacity(n);
     let mut latencies = Vec::with_capacity(n);
+    let backend_note;
     if args.pipelined {
         // Frame time = interval between consecutive outputs of the stream.
         let mut stream = Stream::new(&segmenter, options)?;
+        backend_note = stream.backend_description().to_string();
         let mut last = Instant::now();
         for i in 0..WARM_UP + n + 1 {
             if stream.push(frames[i % frames.len()].as_ref(), &mut out.as_mut())? {
@@ -126,6 +133,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         stream.finish(&mut out.as_mut())?;
     } else {
         let mut pipeline = Pipeline::new(&segmenter, options)?;
+        backend_note = pipeline.backend_description().to_string();
         for i in 0..WARM_UP + n {
             let t0 = Instant::now();
             pipeline.process_into(frames[i % frames.len()].as_ref(), &mut out.as_mut())?;
@@ -138,6 +146,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    println!("# pixels\t{backend_note}");
     println!(
         "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}, {}",
         args.input.as_ref().map_or("the bundled sample".into(), |p| p.display().to_string()),

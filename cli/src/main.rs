@@ -20,7 +20,7 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use bokeh::{BlurKind, Frame, Mode, ModelSpec, Options, Pipeline, Segmenter};
+use bokeh::{Backend, BlurKind, Frame, Mode, ModelSpec, Options, Pipeline, Segmenter};
 
 const AFTER_HELP: &str = "\
 Outputs: next to each input as NAME.bokeh.EXT (NAME.mask.png in mask mode), or DIR/NAME.EXT
@@ -36,6 +36,7 @@ Examples:
   bokeh --strength 0.04 -o out.png a.jpg   stronger blur, chosen output
   bokeh --mode mask --out-dir masks/ shots/*.jpg
   bokeh --mode replace --background beach.jpg selfie.jpg
+  bokeh --backend gpu -v photo.jpg         pixel stages on the GPU, naming the adapter
   bokeh bench --size 1920x1080             per-stage timings (median ms)
   bokeh video frames/ -o out/ --mode mask  a video as a folder of frames, mask smoothed over time
   ffmpeg -i in.mp4 -pix_fmt yuv420p -f yuv4mpegpipe - | bokeh video - -o - | ffmpeg -i - out.mp4";
@@ -121,6 +122,29 @@ struct Look {
     /// key=value items, e.g. "modnet,short=512" or "layout=nchw,size=320x320,norm=unit".
     #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
     model_spec: String,
+
+    /// Where the pixel stages run (the model always runs on the CPU): auto takes a hardware
+    /// GPU when there is one (-v says which), gpu insists on one (software adapters included).
+    #[arg(long, value_enum, default_value_t = CliBackend::Auto)]
+    backend: CliBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CliBackend {
+    /// rayon on the CPU cores.
+    Cpu,
+    /// wgpu compute shaders (Vulkan, Metal, DX12 or GL); an error if no adapter is found.
+    Gpu,
+    /// A hardware GPU if there is one, else the CPU.
+    Auto,
+}
+
+fn backend(b: CliBackend) -> Backend {
+    match b {
+        CliBackend::Cpu => Backend::Cpu,
+        CliBackend::Gpu => Backend::Gpu,
+        CliBackend::Auto => Backend::Auto,
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -213,7 +237,11 @@ fn options(cli: &Look, limits: bokeh::DecodeLimits) -> Result<Options> {
         CliMode::Mask => Mode::Mask,
     };
     let blur = blur_kind(cli.blur);
-    let mut options = Options::default().with_mode(mode).with_blur(blur).with_strength(cli.strength);
+    let mut options = Options::default()
+        .with_mode(mode)
+        .with_blur(blur)
+        .with_strength(cli.strength)
+        .with_backend(backend(cli.backend));
     match (&cli.background, mode) {
         (Some(path), Mode::Replace) => {
             let img = jobs::decode(path, limits).with_context(|| format!("background {}", path.display()))?;
@@ -268,6 +296,13 @@ fn run(cli: &Cli) -> Result<Summary> {
     let options = options(&cli.look, decode_limits(cli)?)?;
     let plan = jobs::plan(cli, &options)?;
     let segmenter = segmenter(&cli.look)?;
+    // Opens the backend once up front: `--backend gpu` without an adapter stops here, before
+    // any file, and -v names the adapter.
+    let first = Pipeline::new(&segmenter, options.clone())?;
+    if cli.verbose {
+        eprintln!("bokeh: pixel stages on {}", first.backend_description());
+    }
+    let first = std::sync::Mutex::new(Some(first));
 
     let progress = if plan.jobs.len() + plan.errors.len() > 1 {
         let bar = ProgressBar::new((plan.jobs.len() + plan.errors.len()) as u64);
@@ -290,7 +325,10 @@ fn run(cli: &Cli) -> Result<Summary> {
         .jobs
         .par_iter()
         .map_init(
-            || Pipeline::new(&segmenter, options.clone()),
+            || match first.lock().ok().and_then(|mut f| f.take()) {
+                Some(pipeline) => Ok(pipeline),
+                None => Pipeline::new(&segmenter, options.clone()),
+            },
             |pipeline, job| {
                 let result = match pipeline {
                     Ok(pipeline) => jobs::process(job, pipeline, limits, &encode),

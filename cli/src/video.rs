@@ -329,6 +329,9 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
     };
 
     let mut stream = Stream::new(&segmenter, options.clone())?;
+    if args.verbose {
+        progress.suspend(|| eprintln!("bokeh: pixel stages on {}", stream.backend_description()));
+    }
     let mut names = VecDeque::new();
     let mut out: Option<Frame> = None;
     let mut written = 0usize;

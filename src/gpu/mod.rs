@@ -142,6 +142,22 @@ fn gpu_error(context: &str, message: impl std::fmt::Display) -> Error {
     Error::Gpu { context: context.into(), message: message.to_string() }
 }
 
+/// "Vulkan, GL" for the native APIs in `backends`.
+fn api_names(backends: wgpu::Backends) -> String {
+    let names = [
+        (wgpu::Backends::VULKAN, "Vulkan"),
+        (wgpu::Backends::METAL, "Metal"),
+        (wgpu::Backends::DX12, "DX12"),
+        (wgpu::Backends::GL, "GL"),
+    ];
+    let list: Vec<&str> = names.iter().filter(|(b, _)| backends.contains(*b)).map(|(_, n)| *n).collect();
+    if list.is_empty() {
+        "no API".into()
+    } else {
+        list.join(", ")
+    }
+}
+
 fn rank(t: wgpu::DeviceType) -> u8 {
     match t {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -179,8 +195,14 @@ impl GpuContext {
             .into_iter()
             .find(|a| allow_software || a.get_info().device_type != wgpu::DeviceType::Cpu)
             .ok_or_else(|| {
-                let tried = format!("{backends:?}");
-                let seen = if seen.is_empty() { "none".to_string() } else { seen.join(", ") };
+                let tried = api_names(backends);
+                let seen = if seen.is_empty() {
+                    "none (is a Vulkan, Metal, DX12 or GL driver installed? Mesa's mesa-vulkan-drivers gives a \
+                     software one)"
+                        .to_string()
+                } else {
+                    seen.join(", ")
+                };
                 let why = if allow_software { "" } else { " (software adapters skipped)" };
                 gpu_error("finding an adapter", format!("no usable GPU adapter on {tried}{why}; adapters seen: {seen}"))
             })?;
