@@ -424,6 +424,9 @@ impl Buffers {
     }
 }
 
+/// Picks one compute pipeline out of [`Kernels`].
+type Kernel = fn(&Kernels) -> &wgpu::ComputePipeline;
+
 /// Bind groups, created on first use and dropped whenever a buffer is recreated.
 #[derive(Default)]
 struct Groups {
@@ -437,6 +440,18 @@ struct Groups {
     blend_replaced: Option<wgpu::BindGroup>,
     cutout: Option<wgpu::BindGroup>,
     mask8: Option<wgpu::BindGroup>,
+}
+
+impl Groups {
+    /// The composite stage's bind group for `mode`.
+    fn composite(&mut self, mode: Mode) -> &mut Option<wgpu::BindGroup> {
+        match mode {
+            Mode::Blur => &mut self.blend_blurred,
+            Mode::Replace => &mut self.blend_replaced,
+            Mode::Cutout => &mut self.cutout,
+            Mode::Mask => &mut self.mask8,
+        }
+    }
 }
 
 /// The frame on the GPU: its size and format.
@@ -549,7 +564,7 @@ impl GpuPixels {
         self.encoder.get_or_insert_with(|| device.create_command_encoder(&Default::default()))
     }
 
-    fn dispatch(&mut self, which: fn(&Kernels) -> &wgpu::ComputePipeline, group: &wgpu::BindGroup, (x, y): (u32, u32)) {
+    fn dispatch(&mut self, which: Kernel, group: &wgpu::BindGroup, (x, y): (u32, u32)) {
         let ctx = Arc::clone(&self.ctx);
         let mut pass = self.encoder().begin_compute_pass(&Default::default());
         pass.set_pipeline(which(&ctx.kernels));
@@ -557,12 +572,17 @@ impl GpuPixels {
         pass.dispatch_workgroups(x, y, 1);
     }
 
-    fn bind(&self, which: fn(&Kernels) -> &wgpu::ComputePipeline, entries: &[(u32, &Slot)]) -> Result<wgpu::BindGroup> {
+    /// A bind group for `which` over `entries` (binding, buffer), plus the colour tables at
+    /// binding 3 when `luts`.
+    fn bind(&self, which: Kernel, entries: &[(u32, &Slot)], luts: bool) -> Result<wgpu::BindGroup> {
         let layout = which(&self.ctx.kernels).get_bind_group_layout(0);
-        let entries = entries
+        let mut entries = entries
             .iter()
             .map(|&(binding, slot)| Ok(wgpu::BindGroupEntry { binding, resource: slot.get()?.as_entire_binding() }))
             .collect::<Result<Vec<_>>>()?;
+        if luts {
+            entries.push(wgpu::BindGroupEntry { binding: 3, resource: self.ctx.luts.as_entire_binding() });
+        }
         Ok(self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &layout,
@@ -647,7 +667,7 @@ impl GpuPixels {
         if self.groups.frame_to_model.is_none() {
             let b = &self.bufs;
             let entries = [(0, &b.model_params), (1, &b.model_taps), (2, &b.frame), (3, &b.model_in)];
-            self.groups.frame_to_model = Some(self.bind(|k| &k.frame_to_model, &entries)?);
+            self.groups.frame_to_model = Some(self.bind(|k| &k.frame_to_model, &entries, false)?);
         }
         let group = self.groups.frame_to_model.clone().ok_or_else(|| gpu_error("preprocess", "no bind group"))?;
         self.dispatch(|k| &k.frame_to_model, &group, groups_2d(mw, mh));
@@ -688,7 +708,7 @@ impl GpuPixels {
         if self.groups.mask_up.is_none() {
             let b = &self.bufs;
             let entries = [(0, &b.mask_params), (1, &b.mask_taps), (4, &b.low_mask), (5, &b.mask)];
-            self.groups.mask_up = Some(self.bind(|k| &k.mask_up, &entries)?);
+            self.groups.mask_up = Some(self.bind(|k| &k.mask_up, &entries, false)?);
         }
         let group = self.groups.mask_up.clone().ok_or_else(|| gpu_error("upsample", "no bind group"))?;
         self.dispatch(|k| &k.mask_up, &group, groups_2d(f.width, f.height));
@@ -748,13 +768,13 @@ impl GpuPixels {
         if self.groups.downsample.is_none() {
             let b = &self.bufs;
             let entries = [(0, &b.blur_params), (1, &b.frame), (2, &b.mask), (4, &b.low)];
-            self.groups.downsample = Some(self.bind_with_luts(|k| &k.downsample, &entries)?);
+            self.groups.downsample = Some(self.bind(|k| &k.downsample, &entries, true)?);
             let entries = [(0, &b.blur_params), (4, &b.low), (5, &b.shape), (7, &b.blurred)];
-            self.groups.disc = Some(self.bind(|k| &k.disc, &entries)?);
+            self.groups.disc = Some(self.bind(|k| &k.disc, &entries, false)?);
             let entries = [(0, &b.blur_params), (4, &b.low), (5, &b.shape), (6, &b.tmp)];
-            self.groups.gauss_h = Some(self.bind(|k| &k.gauss_h, &entries)?);
+            self.groups.gauss_h = Some(self.bind(|k| &k.gauss_h, &entries, false)?);
             let entries = [(0, &b.blur_params), (5, &b.shape), (6, &b.tmp), (7, &b.blurred)];
-            self.groups.gauss_v = Some(self.bind(|k| &k.gauss_v, &entries)?);
+            self.groups.gauss_v = Some(self.bind(|k| &k.gauss_v, &entries, false)?);
         }
         let missing = || gpu_error("blur", "no bind group");
         let g = &self.groups;
@@ -771,24 +791,6 @@ impl GpuPixels {
         }
         self.blur_low = Some((lw, lh, factor as u32));
         Ok(())
-    }
-
-    fn bind_with_luts(
-        &self,
-        which: fn(&Kernels) -> &wgpu::ComputePipeline,
-        entries: &[(u32, &Slot)],
-    ) -> Result<wgpu::BindGroup> {
-        let layout = which(&self.ctx.kernels).get_bind_group_layout(0);
-        let mut list = entries
-            .iter()
-            .map(|&(binding, slot)| Ok(wgpu::BindGroupEntry { binding, resource: slot.get()?.as_entire_binding() }))
-            .collect::<Result<Vec<_>>>()?;
-        list.push(wgpu::BindGroupEntry { binding: 3, resource: self.ctx.luts.as_entire_binding() });
-        Ok(self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &layout,
-            entries: &list,
-        }))
     }
 
     /// Uploads a replacement background already fitted to the frame (linear RGB, one per pixel)
@@ -826,53 +828,30 @@ impl GpuPixels {
         // not use must still exist.
         self.ensure(|b| &mut b.blurred, 16);
         self.ensure(|b| &mut b.replaced, 16);
-        let b = &self.bufs;
-        let missing = || gpu_error("composite", "no bind group");
-        let (which, group, items): (fn(&Kernels) -> &wgpu::ComputePipeline, _, u64) = match mode {
-            Mode::Blur => {
-                if self.groups.blend_blurred.is_none() {
-                    let entries = [
-                        (0, &b.comp_params),
-                        (1, &b.frame),
-                        (2, &b.mask),
-                        (4, &b.blurred),
-                        (5, &b.replaced),
-                        (6, &b.out),
-                    ];
-                    self.groups.blend_blurred = Some(self.bind_with_luts(|k| &k.blend_blurred, &entries)?);
-                }
-                (|k| &k.blend_blurred, self.groups.blend_blurred.clone(), out_bytes.div_ceil(4))
-            }
-            Mode::Replace => {
-                if self.groups.blend_replaced.is_none() {
-                    let entries = [
-                        (0, &b.comp_params),
-                        (1, &b.frame),
-                        (2, &b.mask),
-                        (4, &b.blurred),
-                        (5, &b.replaced),
-                        (6, &b.out),
-                    ];
-                    self.groups.blend_replaced = Some(self.bind_with_luts(|k| &k.blend_replaced, &entries)?);
-                }
-                (|k| &k.blend_replaced, self.groups.blend_replaced.clone(), out_bytes.div_ceil(4))
-            }
-            Mode::Cutout => {
-                if self.groups.cutout.is_none() {
-                    let entries = [(0, &b.comp_params), (1, &b.frame), (2, &b.mask), (6, &b.out)];
-                    self.groups.cutout = Some(self.bind(|k| &k.cutout, &entries)?);
-                }
-                (|k| &k.cutout, self.groups.cutout.clone(), pixels)
-            }
-            Mode::Mask => {
-                if self.groups.mask8.is_none() {
-                    let entries = [(0, &b.comp_params), (2, &b.mask), (6, &b.out)];
-                    self.groups.mask8 = Some(self.bind(|k| &k.mask8, &entries)?);
-                }
-                (|k| &k.mask8, self.groups.mask8.clone(), pixels.div_ceil(4))
+        let (which, items): (Kernel, u64) = match mode {
+            Mode::Blur => (|k| &k.blend_blurred, out_bytes.div_ceil(4)),
+            Mode::Replace => (|k| &k.blend_replaced, out_bytes.div_ceil(4)),
+            Mode::Cutout => (|k| &k.cutout, pixels),
+            Mode::Mask => (|k| &k.mask8, pixels.div_ceil(4)),
+        };
+        let group = match self.groups.composite(mode).clone() {
+            Some(group) => group,
+            None => {
+                let b = &self.bufs;
+                let (frame, mask, out) = ((1, &b.frame), (2, &b.mask), (6, &b.out));
+                let params = (0, &b.comp_params);
+                let group = match mode {
+                    Mode::Blur | Mode::Replace => {
+                        let backgrounds = [(4, &b.blurred), (5, &b.replaced)];
+                        self.bind(which, &[params, frame, mask, backgrounds[0], backgrounds[1], out], true)?
+                    }
+                    Mode::Cutout => self.bind(which, &[params, frame, mask, out], false)?,
+                    Mode::Mask => self.bind(which, &[params, mask, out], false)?,
+                };
+                *self.groups.composite(mode) = Some(group.clone());
+                group
             }
         };
-        let group = group.ok_or_else(missing)?;
         self.dispatch(which, &group, linear_groups(items));
         Ok(())
     }
