@@ -48,6 +48,9 @@ pub enum Error {
     /// An encoded image could not be decoded (empty, truncated, not an image, corrupt).
     #[error("{0}")]
     Decode(String),
+    /// Writing an encoded stream failed (a closed pipe, a full disk).
+    #[error("{0}")]
+    Encode(String),
     /// An image is larger than the decoding limits allow; nothing was allocated for it.
     #[error("{width}x{height} ({:.1} megapixels) is over the limit of {:.1} megapixels", *width as f64 * *height as f64 / 1e6, *max_pixels as f64 / 1e6)]
     TooLarge {

@@ -48,6 +48,8 @@ mod resample;
 mod segment;
 mod stream;
 mod temporal;
+#[cfg(feature = "y4m")]
+mod y4m;
 pub mod yuv;
 
 pub use blur::{BlurKind, BlurredBackground};
@@ -63,4 +65,6 @@ pub use segment::{
 };
 pub use stream::Stream;
 pub use temporal::Temporal;
+#[cfg(feature = "y4m")]
+pub use y4m::{Y4mReader, Y4mWriter};
 pub use yuv::{YuvColor, YuvFrame, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange};

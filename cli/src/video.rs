@@ -11,17 +11,15 @@
 //! the same temporary-file-and-rename as photos, and a Y4M file output is assembled in a
 //! temporary file that only takes the final name once the whole video is written.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use bokeh::{Frame, Mode, Options, PixelFormat, Stream, Temporal, YuvColor, YuvFrame, YuvFrameRef, YuvLayout};
+use bokeh::{Frame, Mode, Options, PixelFormat, Stream, Temporal, Y4mReader, Y4mWriter};
 
 use crate::output::{self, Encoding, Format};
 use crate::Look;
@@ -66,21 +64,7 @@ pub(crate) struct VideoArgs {
 /// Where frames come from.
 enum Source {
     Frames { paths: VecDeque<PathBuf>, limits: bokeh::DecodeLimits },
-    Y4m { decoder: y4m::Decoder<CountingReader>, read: Rc<Cell<u64>>, frame_bytes: u64, index: usize, rgb: Frame },
-}
-
-/// A reader that counts the bytes it hands out, to tell a clean end from a truncated frame.
-struct CountingReader {
-    inner: Box<dyn Read>,
-    count: Rc<Cell<u64>>,
-}
-
-impl Read for CountingReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
-        Ok(n)
-    }
+    Y4m { reader: Box<Y4mReader<BufReader<Box<dyn Read>>>>, rgb: Frame },
 }
 
 impl Source {
@@ -103,42 +87,23 @@ impl Source {
         } else {
             Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {input}"))?)
         };
-        let read = Rc::new(Cell::new(0));
-        let counting = CountingReader { inner: Box::new(BufReader::new(reader)), count: read.clone() };
-        // The decoder allocates one frame from the header's size: cap it by --max-megapixels
-        // (4:2:0 is 1.5 bytes per pixel) before anything is allocated.
-        let max_bytes = usize::try_from(limits.max_pixels.saturating_mul(3) / 2).unwrap_or(usize::MAX);
-        let decoder =
-            y4m::Decoder::new_with_limits(counting, y4m::Limits { bytes: max_bytes }).map_err(|e| match e {
-                y4m::Error::EOF => anyhow::anyhow!("{input}: not a valid Y4M stream (it ends inside the header)"),
-                y4m::Error::OutOfMemory => {
-                    anyhow::anyhow!("{input}: the frames are over the size limit (--max-megapixels)")
-                }
-                e => y4m_error(input, e),
-            })?;
-        let (w, h) = (decoder.get_width(), decoder.get_height());
-        match decoder.get_colorspace() {
-            y4m::Colorspace::C420
-            | y4m::Colorspace::C420jpeg
-            | y4m::Colorspace::C420paldv
-            | y4m::Colorspace::C420mpeg2 => {}
-            other => {
-                bail!("{input}: Y4M colour space {other:?} is not supported; use 8-bit 4:2:0 (ffmpeg -pix_fmt yuv420p)")
+        let reader = Y4mReader::new(BufReader::new(reader), limits.max_pixels).map_err(|e| match e {
+            bokeh::Error::TooLarge { width, height, .. } => {
+                anyhow::anyhow!("{input}: {width}x{height} frames are over the size limit (--max-megapixels)")
             }
-        }
-        let (w32, h32) = (u32::try_from(w)?, u32::try_from(h)?);
-        if (w as u64) * (h as u64) > limits.max_pixels {
-            bail!("{input}: {w}x{h} frames are over the size limit (--max-megapixels)");
-        }
-        let frame_bytes = (w * h + 2 * w.div_ceil(2) * h.div_ceil(2)) as u64;
-        let rgb = Frame::new(w32, h32, PixelFormat::Rgb8)?;
-        Ok(Source::Y4m { decoder, read, frame_bytes, index: 0, rgb })
+            bokeh::Error::Decode(m) if m.contains("size limit") => {
+                anyhow::anyhow!("{input}: {m} (--max-megapixels)")
+            }
+            e => anyhow::anyhow!("{input}: {e}"),
+        })?;
+        let rgb = Frame::new(reader.width(), reader.height(), PixelFormat::Rgb8)?;
+        Ok(Source::Y4m { reader: Box::new(reader), rgb })
     }
 
     /// Frame rate, where the source has one.
-    fn fps(&self) -> Option<y4m::Ratio> {
+    fn fps(&self) -> Option<(usize, usize)> {
         match self {
-            Source::Y4m { decoder, .. } => Some(decoder.get_framerate()),
+            Source::Y4m { reader, .. } => Some(reader.fps()),
             Source::Frames { .. } => None,
         }
     }
@@ -159,48 +124,13 @@ impl Source {
                 let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 Ok(Some((name, Frame::from_dynamic_image(img)?)))
             }
-            Source::Y4m { decoder, read, frame_bytes, index, rgb } => {
-                let before = read.get();
-                let frame = match decoder.read_frame() {
-                    Ok(frame) => frame,
-                    Err(y4m::Error::EOF) => {
-                        let partial = read.get() - before;
-                        if partial > 0 {
-                            bail!(
-                                "Y4M input is truncated: frame {} has {partial} of its {} bytes",
-                                *index + 1,
-                                *frame_bytes
-                            );
-                        }
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(y4m_error(&format!("Y4M frame {}", *index + 1), e)),
-                };
-                let (w, h) = (rgb.width(), rgb.height());
-                let cw = w.div_ceil(2) as usize;
-                let yuv = YuvFrameRef::i420(
-                    frame.get_y_plane(),
-                    w as usize,
-                    frame.get_u_plane(),
-                    cw,
-                    frame.get_v_plane(),
-                    cw,
-                    w,
-                    h,
-                )?;
-                yuv.to_rgb_into(&mut rgb.as_mut())?;
-                *index += 1;
-                Ok(Some((format!("{:05}", *index - 1), rgb.clone())))
+            Source::Y4m { reader, rgb } => {
+                if !reader.read_into(&mut rgb.as_mut())? {
+                    return Ok(None);
+                }
+                Ok(Some((format!("{:05}", reader.frames_read() - 1), rgb.clone())))
             }
         }
-    }
-}
-
-fn y4m_error(what: &str, e: y4m::Error) -> anyhow::Error {
-    match e {
-        y4m::Error::EOF => anyhow::anyhow!("{what}: unexpected end of the Y4M stream"),
-        y4m::Error::UnknownColorspace => anyhow::anyhow!("{what}: unknown Y4M colour space"),
-        other => anyhow::anyhow!("{what}: not a valid Y4M stream ({other})"),
     }
 }
 
@@ -213,14 +143,14 @@ enum Sink {
         overwrite: bool,
     },
     Y4m {
-        encoder: Option<y4m::Encoder<Box<dyn Write>>>,
+        encoder: Option<Y4mWriter<Box<dyn Write>>>,
         file: Option<(tempfile::NamedTempFile, PathBuf)>,
-        fps: y4m::Ratio,
+        fps: (usize, usize),
     },
 }
 
 impl Sink {
-    fn open(args: &VideoArgs, mode: Mode, input_format: Option<Format>, fps: y4m::Ratio) -> Result<Self> {
+    fn open(args: &VideoArgs, mode: Mode, input_format: Option<Format>, fps: (usize, usize)) -> Result<Self> {
         let out = &args.output;
         let is_y4m = out == "-" || Path::new(out).extension().is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
         if is_y4m {
@@ -273,16 +203,10 @@ impl Sink {
                         Some((tmp, _)) => Box::new(BufWriter::new(tmp.reopen().context("reopening the output")?)),
                         None => Box::new(BufWriter::new(std::io::stdout().lock())),
                     };
-                    let e = y4m::encode(frame.width() as usize, frame.height() as usize, *fps)
-                        .with_colorspace(y4m::Colorspace::C420jpeg)
-                        .write_header(writer)
-                        .map_err(|e| anyhow::anyhow!("writing the Y4M header: {e}"))?;
-                    *encoder = Some(e);
+                    *encoder = Some(Y4mWriter::new(writer, frame.width(), frame.height(), *fps)?);
                 }
-                let yuv = YuvFrame::from_rgb(frame.as_ref(), YuvLayout::I420, YuvColor::default())?;
-                let planes = [yuv.plane(0).0, yuv.plane(1).0, yuv.plane(2).0];
                 if let Some(e) = encoder {
-                    e.write_frame(&y4m::Frame::new(planes, None)).map_err(|e| anyhow::anyhow!("writing Y4M: {e}"))?;
+                    e.write(frame.as_ref())?;
                 }
                 Ok(())
             }
@@ -313,7 +237,7 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
         Source::Frames { paths, .. } => paths.front().and_then(|p| Format::from_path(p)),
         Source::Y4m { .. } => None,
     };
-    let fps = source.fps().unwrap_or(y4m::Ratio::new(args.fps.max(1) as usize, 1));
+    let fps = source.fps().unwrap_or((args.fps.max(1) as usize, 1));
     let mut sink = Sink::open(args, options.mode, input_format, fps)?;
     let progress = match source.len() {
         Some(n) if args.output != "-" => {
