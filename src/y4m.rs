@@ -210,11 +210,12 @@ mod tests {
         let (w, h) = (33, 17);
         let frame = gradient(w, h);
         let mut bytes = Vec::new();
-        let mut writer = Y4mWriter::new(&mut bytes, w, h, (30, 1)).expect("header");
-        for _ in 0..3 {
-            writer.write(frame.as_ref()).expect("frame");
+        {
+            let mut writer = Y4mWriter::new(&mut bytes, w, h, (30, 1)).expect("header");
+            for _ in 0..3 {
+                writer.write(frame.as_ref()).expect("frame");
+            }
         }
-        drop(writer);
         let mut reader = Y4mReader::new(bytes.as_slice(), 1 << 20).expect("reader");
         assert_eq!((reader.width(), reader.height(), reader.fps()), (w, h, (30, 1)));
         let mut out = Frame::new(w, h, PixelFormat::Rgb8).expect("out");
