@@ -13,6 +13,13 @@
 //! stream, so the caller's buffer is free again when `push` returns). [`Stream::finish`] drains
 //! the last frame. Input buffers and masks travel between the threads and are reused, so steady
 //! state allocates nothing in bokeh's own code (tract allocates inside each model run).
+//!
+//! Two knobs trade mask freshness for CPU ([`Stream::set_mask_interval`],
+//! [`Stream::set_still_threshold`]): run the model only on every N-th frame, and/or only when
+//! the picture changed by more than a threshold since the last frame that was segmented. A frame
+//! that is not segmented still travels through the worker (so outputs stay in order and the
+//! latency stays one frame) and is composited with the newest mask, already smoothed, without
+//! smoothing it again. [`Stream::mask_age`] says how many frames old the applied mask was.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -24,10 +31,36 @@ use crate::mask::Mask;
 use crate::pipeline::{Options, Pipeline, StageTimings};
 use crate::segment::Segmenter;
 
+/// A 32×18 luma thumbnail of `frame` (nearest samples), for telling a still scene.
+fn thumbnail(frame: &Frame, out: &mut Vec<u8>) {
+    const TW: u32 = 32;
+    const TH: u32 = 18;
+    out.clear();
+    let (w, h) = (frame.width(), frame.height());
+    let bpp = frame.format().bytes_per_pixel();
+    let [r, g, b] = frame.format().rgb_offsets();
+    let stride = w as usize * bpp;
+    for ty in 0..TH {
+        let y = ((2 * ty + 1) * h / (2 * TH)).min(h - 1) as usize;
+        for tx in 0..TW {
+            let x = ((2 * tx + 1) * w / (2 * TW)).min(w - 1) as usize;
+            let p = &frame.data()[y * stride + x * bpp..];
+            out.push(((u32::from(p[r]) * 77 + u32::from(p[g]) * 150 + u32::from(p[b]) * 29) >> 8) as u8);
+        }
+    }
+}
+
+fn mean_difference(a: &[u8], b: &[u8]) -> f32 {
+    let sum: u32 = a.iter().zip(b).map(|(x, y)| u32::from(x.abs_diff(*y))).sum();
+    sum as f32 / a.len().max(1) as f32
+}
+
 /// A frame travelling to the worker and back with its mask.
 struct Work {
     frame: Frame,
     mask: Mask,
+    /// Run the model on this frame (else reuse the newest mask).
+    segment: bool,
     pushed: Instant,
     segment_time: (Duration, Duration),
     result: Result<()>,
@@ -44,6 +77,21 @@ pub struct Stream {
     spares: Vec<Work>,
     in_flight: bool,
     latency: Duration,
+    /// The newest model mask, after smoothing, for frames that reuse it.
+    last_mask: Mask,
+    /// Frames since `last_mask` was computed, as of the last output.
+    mask_age: u32,
+    /// Run the model on every `interval`-th frame at least.
+    interval: u32,
+    /// Reuse the mask while the picture changes less than this (mean 8-bit difference).
+    still_threshold: Option<f32>,
+    /// Luma thumbnail of the last frame sent to the model, and of the current one.
+    thumb: Vec<u8>,
+    thumb_now: Vec<u8>,
+    /// Frames submitted since the last one sent to the model.
+    since_segmented: u32,
+    masks_computed: u64,
+    frames_submitted: u64,
 }
 
 impl std::fmt::Debug for Stream {
@@ -76,6 +124,14 @@ impl Stream {
                 let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else { return };
                 pool.install(move || {
                     while let Ok(mut work) = work_rx.recv() {
+                        if !work.segment {
+                            work.result = Ok(());
+                            work.segment_time = Default::default();
+                            if done_tx.send(work).is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         let t0 = Instant::now();
                         work.result = session.preprocess(work.frame.as_ref()).and_then(|(variant, size)| {
                             let t1 = Instant::now();
@@ -95,6 +151,7 @@ impl Stream {
             spares.push(Work {
                 frame: Frame::new(1, 1, PixelFormat::Rgb8)?,
                 mask: Mask::new(0, 0),
+                segment: true,
                 pushed: Instant::now(),
                 segment_time: Default::default(),
                 result: Ok(()),
@@ -109,7 +166,77 @@ impl Stream {
             spares,
             in_flight: false,
             latency: Duration::ZERO,
+            last_mask: Mask::new(0, 0),
+            mask_age: 0,
+            interval: 1,
+            still_threshold: None,
+            thumb: Vec::new(),
+            thumb_now: Vec::new(),
+            since_segmented: 0,
+            masks_computed: 0,
+            frames_submitted: 0,
         })
+    }
+
+    /// Runs the model on every `n`-th frame only (1, the default, = every frame); the frames in
+    /// between reuse the newest mask. Takes effect from the next frame pushed.
+    pub fn set_mask_interval(&mut self, n: u32) -> Result<()> {
+        if n == 0 {
+            return Err(Error::InvalidOption("the mask interval must be at least 1 frame".into()));
+        }
+        self.interval = n;
+        Ok(())
+    }
+
+    /// Reuses the newest mask while the frame differs from the last segmented one by less than
+    /// `threshold` (mean absolute difference of a 32×18 luma thumbnail, in 8-bit codes: camera
+    /// noise on a still scene is about 1–2); `None` (the default) segments regardless. With an
+    /// interval as well, the model runs at most every `n` frames, and then only if the picture
+    /// moved. The comparison is with the last segmented frame, so a slow drift adds up.
+    pub fn set_still_threshold(&mut self, threshold: Option<f32>) -> Result<()> {
+        if threshold.is_some_and(|t| !t.is_finite() || t < 0.0) {
+            return Err(Error::InvalidOption("the still threshold must be a non-negative number".into()));
+        }
+        self.still_threshold = threshold;
+        Ok(())
+    }
+
+    /// Frames between a frame being pushed and its output: 1 (the model runs one frame ahead).
+    pub fn latency_frames(&self) -> u32 {
+        1
+    }
+
+    /// How many frames older than the last output frame its mask was (0 = its own mask).
+    pub fn mask_age(&self) -> u32 {
+        self.mask_age
+    }
+
+    /// Frames pushed, and how many of them the model ran on.
+    pub fn mask_counts(&self) -> (u64, u64) {
+        (self.frames_submitted, self.masks_computed)
+    }
+
+    /// Whether the model should run on `frame`: always on the first, then on every
+    /// `interval`-th frame, and (with a still threshold) only if the picture moved since the last
+    /// segmented frame.
+    fn wants_mask(&mut self, frame: &Frame) -> bool {
+        let due = self.since_segmented + 1 >= self.interval;
+        let moved = match self.still_threshold {
+            None => true,
+            Some(threshold) => {
+                thumbnail(frame, &mut self.thumb_now);
+                self.thumb.len() != self.thumb_now.len() || mean_difference(&self.thumb, &self.thumb_now) >= threshold
+            }
+        };
+        let segment = self.masks_computed == 0 || (due && moved);
+        if segment {
+            std::mem::swap(&mut self.thumb, &mut self.thumb_now);
+            self.since_segmented = 0;
+            self.masks_computed += 1;
+        } else {
+            self.since_segmented += 1;
+        }
+        segment
     }
 
     /// The output format for an input of `format` (see [`Options::output_format`]).
@@ -145,6 +272,8 @@ impl Stream {
         let mut work = self.spares.pop().ok_or_else(worker_gone)?;
         work.frame.copy_from(input);
         work.pushed = Instant::now();
+        work.segment = self.wants_mask(&work.frame);
+        self.frames_submitted += 1;
         let sender = self.to_worker.as_ref().ok_or_else(worker_gone)?;
         sender.send(work).map_err(|_| worker_gone())?;
         self.in_flight = true;
@@ -169,13 +298,24 @@ impl Stream {
         self.from_worker.recv().map_err(|_| worker_gone())
     }
 
-    /// The pixel stages of a segmented frame, on the stream's pixel pool.
+    /// The pixel stages of a frame back from the worker, on the stream's pixel pool.
     fn composite(&mut self, mut work: Work, output: &mut FrameMut<'_>) -> Result<()> {
         let result = std::mem::replace(&mut work.result, Ok(()));
         let pixels = &mut self.pixels;
-        let written = result.and_then(|()| {
-            self.pool.install(|| pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output, false))
+        let last_mask = &mut self.last_mask;
+        let fresh = result.and_then(|()| {
+            self.pool.install(|| {
+                if work.segment {
+                    pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output, false)?;
+                    // Kept smoothed: a reused mask is not smoothed a second time.
+                    last_mask.clone_from(&work.mask);
+                    Ok(true)
+                } else {
+                    pixels.process_with_mask(work.frame.as_ref(), last_mask, output).map(|()| false)
+                }
+            })
         });
+        let written = fresh.map(|fresh| self.mask_age = if fresh { 0 } else { self.mask_age + 1 });
         pixels.set_segment_timings(work.segment_time.0, work.segment_time.1);
         self.latency = work.pushed.elapsed();
         self.spares.push(work);

@@ -65,3 +65,64 @@ fn stream_reports_errors_and_keeps_going() {
     let mut out = Frame::new(320, 180, PixelFormat::Rgb8).expect("out");
     assert!(stream.finish(&mut out.as_mut()).expect("the stream still works"));
 }
+
+/// Runs `inputs` through `stream` and returns every output, in order.
+fn run_stream(stream: &mut Stream, inputs: &[&Frame]) -> Vec<(Frame, u32)> {
+    let mut out = Frame::new(320, 180, PixelFormat::Rgb8).expect("out");
+    let mut outputs = Vec::new();
+    for f in inputs {
+        if stream.push(f.as_ref(), &mut out.as_mut()).expect("push") {
+            outputs.push((out.clone(), stream.mask_age()));
+        }
+    }
+    while stream.finish(&mut out.as_mut()).expect("finish") {
+        outputs.push((out.clone(), stream.mask_age()));
+    }
+    outputs
+}
+
+#[test]
+fn a_mask_interval_runs_the_model_on_every_nth_frame_and_reuses_its_mask() {
+    let segmenter = Segmenter::new().expect("model");
+    let frames = frames();
+    let inputs: Vec<&Frame> = (0..7).map(|i| &frames[i % 3]).collect();
+    let mut stream = Stream::new(&segmenter, Options::default()).expect("stream");
+    assert!(stream.set_mask_interval(0).is_err());
+    stream.set_mask_interval(3).expect("interval");
+    let outputs = run_stream(&mut stream, &inputs);
+    assert_eq!(stream.mask_counts(), (7, 3), "frames 0, 3 and 6 are segmented");
+    assert_eq!(stream.latency_frames(), 1);
+    let ages: Vec<u32> = outputs.iter().map(|(_, age)| *age).collect();
+    assert_eq!(ages, [0, 1, 2, 0, 1, 2, 0]);
+    // Segmented frames get their own mask; the others the newest mask, on their own pixels.
+    let mut sequential = Pipeline::new(&segmenter, Options::default()).expect("pipeline");
+    let mut fresh = Frame::new(320, 180, PixelFormat::Rgb8).expect("out");
+    let mut mask = bokeh::Mask::new(0, 0);
+    for (i, (got, _)) in outputs.iter().enumerate() {
+        if i % 3 == 0 {
+            sequential.process_into(inputs[i].as_ref(), &mut fresh.as_mut()).expect("process");
+            mask = segmenter.segment(inputs[i].as_ref()).expect("segment");
+        } else {
+            sequential.process_with_mask(inputs[i].as_ref(), &mask, &mut fresh.as_mut()).expect("reuse");
+        }
+        assert!(*got == fresh, "frame {i}");
+    }
+}
+
+#[test]
+fn a_still_scene_reuses_its_mask_until_the_picture_moves() {
+    let segmenter = Segmenter::new().expect("model");
+    let frames = frames();
+    // Four copies of one frame, then a different one, then that again.
+    let inputs = [&frames[0], &frames[0], &frames[0], &frames[0], &frames[1], &frames[1]];
+    let mut stream = Stream::new(&segmenter, Options::default()).expect("stream");
+    assert!(stream.set_still_threshold(Some(-1.0)).is_err());
+    stream.set_still_threshold(Some(2.0)).expect("threshold");
+    let outputs = run_stream(&mut stream, &inputs);
+    assert_eq!(stream.mask_counts(), (6, 2), "the model runs on the first frame and on the change");
+    let ages: Vec<u32> = outputs.iter().map(|(_, age)| *age).collect();
+    assert_eq!(ages, [0, 1, 2, 3, 0, 1]);
+    // A still frame with a reused mask looks exactly like the first one.
+    assert!(outputs[3].0 == outputs[0].0);
+    assert!(outputs[5].0 == outputs[4].0);
+}

@@ -44,6 +44,15 @@ pub(crate) struct VideoArgs {
     #[arg(long)]
     no_smooth: bool,
 
+    /// Run the model on every N-th frame only; the frames between reuse the newest mask.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    mask_every: u32,
+
+    /// Reuse the newest mask while the picture changes less than this (mean difference of a
+    /// small grey thumbnail, in 8-bit codes; 2 suits a still camera).
+    #[arg(long, value_name = "CODES")]
+    still_threshold: Option<f32>,
+
     /// Frame rate written into a Y4M output made from a folder of frames.
     #[arg(long, default_value_t = 30)]
     fps: u32,
@@ -253,6 +262,8 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
     };
 
     let mut stream = Stream::new(&segmenter, options.clone())?;
+    stream.set_mask_interval(args.mask_every)?;
+    stream.set_still_threshold(args.still_threshold)?;
     if args.verbose {
         progress.suspend(|| eprintln!("bokeh: pixel stages on {}", stream.backend_description()));
     }
@@ -306,11 +317,15 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
         let per_stage: Vec<String> = stages.iter().zip(totals).map(|(s, t)| format!("{s} {:.2}", t / n)).collect();
         eprintln!(
             "bokeh: {written} frames in {secs:.2} s ({:.1} fps); ms per frame: read+convert {:.2}, {}, convert+write {:.2} \
-             (preprocess and inference overlap the later stages)",
+             (preprocess and inference overlap the later stages); the model ran on {} of {} frames; \
+             latency {} frame",
             n / secs,
             read_time.as_secs_f64() * 1000.0 / n,
             per_stage.join(", "),
             write_time.as_secs_f64() * 1000.0 / n,
+            stream.mask_counts().1,
+            stream.mask_counts().0,
+            stream.latency_frames(),
         );
     }
     Ok(written)

@@ -129,3 +129,21 @@ fn bad_video_input_is_reported_and_nothing_is_half_written() {
     let out = bokeh(&["video", empty.to_str().expect("utf8"), "-o", tmp.path().join("e").to_str().expect("utf8")]);
     assert!(stderr(&out).contains("no jpg, png or webp frames"), "{}", stderr(&out));
 }
+
+#[test]
+fn mask_every_n_frames_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (input, output) = (tmp.path().join("in"), tmp.path().join("out"));
+    std::fs::create_dir(&input).expect("mkdir");
+    frames(&input);
+    let n = names(&input).len();
+    let args =
+        ["video", input.to_str().expect("utf8"), "-o", output.to_str().expect("utf8"), "--mask-every", "2", "-v"];
+    let out = bokeh(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = format!("the model ran on {} of {n} frames", n.div_ceil(2));
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+    assert_eq!(names(&output).len(), n, "every frame is written");
+    let zero = bokeh(&["video", input.to_str().expect("utf8"), "-o", "x", "--mask-every", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+}

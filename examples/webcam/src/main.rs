@@ -91,6 +91,15 @@ struct Args {
     #[arg(long, value_enum, default_value_t = CliBackend::Auto)]
     backend: CliBackend,
 
+    /// Run the model on every N-th frame only (the frames between reuse the newest mask).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    mask_every: u32,
+
+    /// Reuse the newest mask while the picture changes less than this (mean 8-bit difference of
+    /// a small grey thumbnail; 2 suits a camera on a tripod).
+    #[arg(long, value_name = "CODES")]
+    still_threshold: Option<f32>,
+
     /// Turn the temporal smoothing of the mask off.
     #[arg(long)]
     no_smooth: bool,
@@ -185,6 +194,8 @@ fn run(args: &Args) -> Result<()> {
     };
     let segmenter = Segmenter::new()?;
     let mut stream = Stream::new(&segmenter, options.clone())?;
+    stream.set_mask_interval(args.mask_every)?;
+    stream.set_still_threshold(args.still_threshold)?;
     eprintln!("bokeh-webcam: pixel stages on {}", stream.backend_description());
     let view = if args.no_window { None } else { Some(View::open()?) };
     let fps = source.fps().filter(|f| *f > 0.0);
@@ -243,7 +254,7 @@ fn run(args: &Args) -> Result<()> {
             outs.show(&stream, target)?;
         }
     }
-    outs.summary(started.elapsed());
+    outs.summary(started.elapsed(), stream.mask_counts());
     Ok(())
 }
 
@@ -276,7 +287,7 @@ impl Outputs {
     }
 
     /// The frame rate and where the time went, on standard error.
-    fn summary(&self, wall: Duration) {
+    fn summary(&self, wall: Duration, (pushed, masks): (u64, u64)) {
         let totals = &self.totals;
         let n = totals.frames.max(1) as f64;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n;
@@ -284,7 +295,7 @@ impl Outputs {
         let stages: Vec<String> = names.iter().zip(totals.stages).map(|(s, d)| format!("{s} {:.2}", ms(d))).collect();
         eprintln!(
             "bokeh-webcam: {} frames in {:.2} s ({:.1} fps); ms per frame: capture {:.2}, {}, display {:.2}; \
-             latency 1 frame, {:.1} ms",
+             latency 1 frame, {:.1} ms; the model ran on {masks} of {pushed} frames",
             totals.frames,
             wall.as_secs_f64(),
             totals.frames as f64 / wall.as_secs_f64(),
@@ -338,11 +349,13 @@ fn title(fps: f64, stream: &Stream, options: &Options, notice: &str) -> String {
     let kernel = if options.blur == BlurKind::Disc { "disc" } else { "gaussian" };
     let backend = if stream_uses_gpu(stream) { "GPU" } else { "CPU" };
     let mut s = format!(
-        "bokeh webcam | {fps:.1} fps | inference {:.1} ms, pixels {:.1} ms ({backend}) | latency 1 frame, {:.0} ms | \
-         {mode} {:.2} {kernel} | smoothing {}",
+        "bokeh webcam | {fps:.1} fps | inference {:.1} ms, pixels {:.1} ms ({backend}) | latency {} frame, {:.0} ms, \
+         mask age {} | {mode} {:.2} {kernel} | smoothing {}",
         t.inference.as_secs_f64() * 1e3,
         pixels.as_secs_f64() * 1e3,
+        stream.latency_frames(),
         stream.latency().as_secs_f64() * 1e3,
+        stream.mask_age(),
         options.strength,
         if options.temporal.is_some() { "on" } else { "off" },
     );
