@@ -30,6 +30,7 @@ use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::pipeline::{Options, Pipeline, StageTimings};
 use crate::segment::Segmenter;
+use crate::yuv::YuvFrameRef;
 
 /// A 32×18 luma thumbnail of `frame` (nearest samples), for telling a still scene.
 fn thumbnail(frame: &Frame, out: &mut Vec<u8>) {
@@ -268,9 +269,39 @@ impl Stream {
     /// Submits `input`; when a previous frame is in flight, writes its result into `output`
     /// (which must have that frame's size and output format) and returns `true`.
     pub fn push(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<bool> {
-        let done = if self.in_flight { Some(self.receive()?) } else { None };
+        self.submit(
+            |frame| {
+                frame.copy_from(input);
+                Ok(())
+            },
+            output,
+        )
+    }
+
+    /// Like [`Stream::push`] for a camera frame in NV12, NV21, I420 or YUYV: it is converted
+    /// straight into the stream's own buffer as `format` (RGB, RGBA or BGRA), which is then the
+    /// input format that [`Stream::output_format`] and `output` follow.
+    pub fn push_yuv(&mut self, input: YuvFrameRef<'_>, format: PixelFormat, output: &mut FrameMut<'_>) -> Result<bool> {
+        self.submit(
+            |frame| {
+                if (frame.width(), frame.height(), frame.format()) != (input.width(), input.height(), format) {
+                    *frame = Frame::new(input.width(), input.height(), format)?;
+                }
+                input.to_rgb_into(&mut frame.as_mut())
+            },
+            output,
+        )
+    }
+
+    /// Fills a spare buffer with the next frame, sends it to the worker and composites the
+    /// previous one. A frame that cannot be filled leaves the stream as it was.
+    fn submit(&mut self, fill: impl FnOnce(&mut Frame) -> Result<()>, output: &mut FrameMut<'_>) -> Result<bool> {
         let mut work = self.spares.pop().ok_or_else(worker_gone)?;
-        work.frame.copy_from(input);
+        if let Err(e) = fill(&mut work.frame) {
+            self.spares.push(work);
+            return Err(e);
+        }
+        let done = if self.in_flight { Some(self.receive()?) } else { None };
         work.pushed = Instant::now();
         work.segment = self.wants_mask(&work.frame);
         self.frames_submitted += 1;

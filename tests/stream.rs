@@ -126,3 +126,28 @@ fn a_still_scene_reuses_its_mask_until_the_picture_moves() {
     assert!(outputs[3].0 == outputs[0].0);
     assert!(outputs[5].0 == outputs[4].0);
 }
+
+#[test]
+fn camera_frames_in_yuv_go_straight_into_the_stream() {
+    use bokeh::{YuvColor, YuvFrame, YuvLayout};
+    let segmenter = Segmenter::new().expect("model");
+    let frames = frames();
+    for layout in [YuvLayout::Nv12, YuvLayout::I420, YuvLayout::Yuyv] {
+        let yuv: Vec<YuvFrame> =
+            frames.iter().map(|f| YuvFrame::from_rgb(f.as_ref(), layout, YuvColor::default()).expect("yuv")).collect();
+        // What the same frames give through push() once converted to RGBA by the caller.
+        let rgba: Vec<Frame> = yuv.iter().map(|y| y.as_ref().to_frame(PixelFormat::Rgba8).expect("rgba")).collect();
+        let mut by_frame = Stream::new(&segmenter, Options::default()).expect("stream");
+        let mut by_yuv = Stream::new(&segmenter, Options::default()).expect("stream");
+        let mut a = Frame::new(320, 180, PixelFormat::Rgba8).expect("out");
+        let mut b = Frame::new(320, 180, PixelFormat::Rgba8).expect("out");
+        for (f, y) in rgba.iter().zip(&yuv) {
+            let pa = by_frame.push(f.as_ref(), &mut a.as_mut()).expect("push");
+            let pb = by_yuv.push_yuv(y.as_ref(), PixelFormat::Rgba8, &mut b.as_mut()).expect("push_yuv");
+            assert_eq!(pa, pb);
+            assert!(a == b, "{layout:?}");
+        }
+        assert!(by_yuv.finish(&mut b.as_mut()).expect("finish") && by_frame.finish(&mut a.as_mut()).expect("finish"));
+        assert!(a == b, "{layout:?} last frame");
+    }
+}
