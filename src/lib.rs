@@ -2,8 +2,10 @@
 //!
 //! Give any photo or video frame the look of a fast lens: a person-segmentation network finds
 //! the people, and the background behind them is blurred into soft discs while they stay sharp.
-//! Everything runs on the device, on the CPU with rayon; the default model (MediaPipe selfie
-//! segmentation) is embedded in the library.
+//! Everything runs on the device: the model in tract on the CPU, the pixel stages on the CPU with
+//! rayon or, with [`Backend::Gpu`] (feature `gpu`), as WGSL compute shaders on any GPU wgpu
+//! reaches ([`gpu`]). The default model (MediaPipe selfie segmentation) is embedded in the
+//! library.
 //!
 //! ```no_run
 //! use bokeh::{Frame, Options, Pipeline, Segmenter};
@@ -30,8 +32,11 @@
 //!
 //! [`Pipeline`] owns one stream's state and scratch buffers and runs them in order; [`Stream`]
 //! overlaps the model's work on the next frame with the pixel stages of the current one (one
-//! frame of latency). Neither allocates per frame in its own code once warm. Untrusted files go
-//! through [`decode_image`] (feature `image`), which checks sizes before allocating.
+//! frame of latency; camera frames in YUV go in with [`Stream::push_yuv`], and the model can be
+//! run on every N-th frame or only when the picture moves). Neither allocates per frame in its
+//! own code once warm. Untrusted files go through [`decode_image`] (feature `image`), which
+//! checks sizes before allocating; Y4M video streams through [`Y4mReader`] and [`Y4mWriter`]
+//! (feature `y4m`).
 
 pub mod blur;
 mod color;

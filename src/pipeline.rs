@@ -297,7 +297,7 @@ impl Pipeline {
         }
     }
 
-    /// Where the pixel stages run, for logs and `-v`: "GPU: <adapter> (<API>, driver …)" or
+    /// Where the pixel stages run, for logs and `-v`: `"GPU: NAME (API, driver …)"` or
     /// "CPU (rayon, N threads)", with the reason when [`Backend::Auto`] fell back to the CPU.
     pub fn backend_description(&self) -> &str {
         &self.backend_note
