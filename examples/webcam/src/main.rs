@@ -50,6 +50,10 @@ struct Args {
     #[arg(short, long, value_name = "SOURCE")]
     input: Option<String>,
 
+    /// The --input is raw RGB24 frames of this size (e.g. from `ffmpeg -f rawvideo -pix_fmt rgb24`).
+    #[arg(long, value_name = "WxH", value_parser = parse_size, requires = "input")]
+    raw: Option<(u32, u32)>,
+
     /// Play a file or folder source over and over.
     #[arg(long = "loop")]
     repeat: bool,
@@ -188,9 +192,10 @@ fn options(args: &Args) -> Result<Options> {
 
 fn run(args: &Args) -> Result<()> {
     let mut options = options(args)?;
-    let mut source = match &args.input {
-        Some(input) => Source::open(input, args.repeat)?,
-        None => Source::camera(args.camera, args.camera_size)?,
+    let mut source = match (&args.input, args.raw) {
+        (Some(input), Some(size)) => Source::raw(input, size)?,
+        (Some(input), None) => Source::open(input, args.repeat)?,
+        (None, _) => Source::camera(args.camera, args.camera_size)?,
     };
     let segmenter = Segmenter::new()?;
     let mut stream = Stream::new(&segmenter, options.clone())?;
@@ -205,6 +210,7 @@ fn run(args: &Args) -> Result<()> {
     let mut notice = String::new();
     let started = Instant::now();
     let mut shown_since = (Instant::now(), 0u64);
+    let mut failed = None;
     loop {
         if args.frames.is_some_and(|n| outs.totals.frames >= n) {
             break;
@@ -226,7 +232,15 @@ fn run(args: &Args) -> Result<()> {
             }
         }
         let t0 = Instant::now();
-        let Some(frame) = source.next()? else { break };
+        // A source that fails mid-way still gets its finished frames out first.
+        let frame = match source.next() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
         outs.totals.capture += t0.elapsed();
         let format = stream.output_format(frame.format());
         let target = out.get_or_insert(Frame::new(frame.width(), frame.height(), format)?);
@@ -255,7 +269,7 @@ fn run(args: &Args) -> Result<()> {
         }
     }
     outs.summary(started.elapsed(), stream.mask_counts());
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 impl Outputs {

@@ -18,7 +18,8 @@ pub(crate) const NO_CAMERA_HELP: &str = "without a camera, give the demo a video
   --input clip.mp4          any video ffmpeg reads (ffmpeg must be on PATH)
   --input clip.y4m          a Y4M file (ffmpeg -i clip.mp4 -pix_fmt yuv420p clip.y4m)
   --input frames/           a folder of jpg/png/webp frames, in name order
-  --input -                 Y4M on standard input (ffmpeg ... -f yuv4mpegpipe - | bokeh-webcam --input -)";
+  --input -                 Y4M on standard input (ffmpeg ... -f yuv4mpegpipe - | bokeh-webcam --input -)
+  --input - --raw WxH       raw RGB24 frames on standard input (ffmpeg ... -f rawvideo -pix_fmt rgb24 -)";
 
 /// Largest frame accepted from files and pipes (a 8K frame is 33 megapixels).
 const LIMITS: DecodeLimits = DecodeLimits { max_pixels: 40_000_000 };
@@ -27,6 +28,7 @@ pub(crate) enum Source {
     Camera { camera: Box<nokhwa::Camera>, rgb: Option<Frame> },
     Y4m { reader: Box<Y4mReader<BufReader<Box<dyn Read>>>>, rgb: Frame, child: Option<Child>, reopen: Option<String> },
     Frames { all: Vec<PathBuf>, left: VecDeque<PathBuf>, repeat: bool },
+    Raw { reader: Box<dyn Read>, size: (u32, u32), buffer: Vec<u8>, index: u64 },
 }
 
 impl Source {
@@ -88,6 +90,19 @@ impl Source {
         Ok(Source::Y4m { reader: Box::new(reader), rgb, child, reopen })
     }
 
+    /// Raw RGB24 frames of `size` from `input` (`-` for standard input, or a file).
+    pub(crate) fn raw(input: &str, size: (u32, u32)) -> Result<Self> {
+        let reader: Box<dyn Read> = if input == "-" {
+            Box::new(BufReader::new(std::io::stdin()))
+        } else {
+            Box::new(BufReader::new(std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?))
+        };
+        if size.0 as u64 * size.1 as u64 > LIMITS.max_pixels {
+            bail!("--raw {}x{}: larger than {} megapixels", size.0, size.1, LIMITS.max_pixels / 1_000_000);
+        }
+        Ok(Source::Raw { reader, size, buffer: Vec::new(), index: 0 })
+    }
+
     /// Frames per second the source declares, if any.
     pub(crate) fn fps(&self) -> Option<f64> {
         match self {
@@ -96,7 +111,7 @@ impl Source {
                 let (n, d) = reader.fps();
                 (d > 0).then(|| n as f64 / d as f64)
             }
-            Source::Frames { .. } => None,
+            Source::Frames { .. } | Source::Raw { .. } => None,
         }
     }
 
@@ -138,6 +153,25 @@ impl Source {
                 }
                 *self = Source::open(&input, true)?;
                 self.next()
+            }
+            Source::Raw { reader, size, buffer, index } => {
+                let len = size.0 as usize * size.1 as usize * 3;
+                buffer.resize(len, 0);
+                let mut filled = 0;
+                while filled < len {
+                    match reader.read(&mut buffer[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e).context("reading raw frames"),
+                    }
+                }
+                *index += 1;
+                match filled {
+                    0 => Ok(None),
+                    n if n < len => bail!("raw input is truncated: frame {index} has {n} of its {len} bytes"),
+                    _ => Ok(Some(Frame::from_vec(buffer.clone(), size.0, size.1, PixelFormat::Rgb8)?)),
+                }
             }
             Source::Frames { all, left, repeat } => {
                 if left.is_empty() && *repeat {

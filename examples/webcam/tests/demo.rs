@@ -191,3 +191,31 @@ fn no_camera_is_a_clear_message_with_the_alternatives() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file"));
 }
+
+#[test]
+fn raw_rgb_frames_from_a_pipe() {
+    let input = photo();
+    let mut raw = Vec::new();
+    for _ in 0..3 {
+        raw.extend_from_slice(input.data());
+    }
+    raw.extend_from_slice(&input.data()[..100]);
+    let size = format!("{}x{}", input.width(), input.height());
+    let mut child = Command::new(DEMO)
+        .args(["--input", "-", "--raw", &size, "--no-window", "--backend", "cpu"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("demo");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(&raw).expect("write frames");
+    }
+    let out = child.wait_with_output().expect("demo ends");
+    let log = String::from_utf8_lossy(&out.stderr);
+    // Three whole frames, then a truncated fourth: an error that says so, after the three.
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("raw input is truncated: frame 4 has 100 of its"), "{log}");
+    assert!(log.contains("3 frames in"), "the whole frames are still processed: {log}");
+}
