@@ -212,7 +212,7 @@ fn run(args: &Args) -> Result<()> {
     let mut shown_since = (Instant::now(), 0u64);
     let mut failed = None;
     loop {
-        if args.frames.is_some_and(|n| outs.totals.frames >= n) {
+        if args.frames.is_some_and(|n| stream.mask_counts().0 >= n) {
             break;
         }
         if let Some(v) = outs.view.as_mut() {
