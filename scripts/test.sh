@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 # tests run on Mesa's software adapters: lavapipe (Vulkan: mesa-vulkan-drivers, libvulkan1) and
 # llvmpipe (GL through EGL: libegl1, libegl-mesa0, libgl1-mesa-dri). The webcam demo builds
 # nokhwa's V4L2 bindings with bindgen (libclang-dev) and is tested in a real X window under Xvfb,
-# captured with xwd (x11-apps) after finding it with xwininfo (x11-utils). The C API test
+# captured with xwd (x11-apps) after finding it with xwininfo (x11-utils), and reads a video file
+# through ffmpeg. The C API test
 # (scripts/test_ffi.sh) needs a JDK for the JNI glue, valgrind, an aarch64 cross compiler and qemu, and clang/llvm for
 # the Android and iOS static libraries.
 packages=(build-essential pkg-config valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user clang llvm
     openjdk-17-jdk-headless mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri
-    libclang-dev xvfb x11-apps x11-utils)
+    libclang-dev xvfb x11-apps x11-utils ffmpeg)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

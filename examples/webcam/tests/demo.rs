@@ -219,3 +219,37 @@ fn raw_rgb_frames_from_a_pipe() {
     assert!(log.contains("raw input is truncated: frame 4 has 100 of its"), "{log}");
     assert!(log.contains("3 frames in"), "the whole frames are still processed: {log}");
 }
+
+#[test]
+fn a_video_file_is_decoded_by_ffmpeg() {
+    if std::env::var("BOKEH_FFMPEG_TESTS").is_ok_and(|v| v == "skip") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp");
+    let clip = dir.path().join("clip.mp4");
+    let made = output(
+        Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10"])
+            .args(["-t", "1", "-pix_fmt", "yuv420p", clip.to_str().expect("utf8")]),
+    );
+    assert!(made.status.success(), "ffmpeg (apt-get install ffmpeg, or BOKEH_FFMPEG_TESTS=skip)");
+    let out = output(Command::new(DEMO).args([
+        "--input",
+        clip.to_str().expect("utf8"),
+        "--no-window",
+        "--output",
+        "-",
+        "--backend",
+        "cpu",
+    ]));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let mut reader = Y4mReader::new(out.stdout.as_slice(), 1 << 24).expect("Y4M on stdout");
+    assert_eq!((reader.width(), reader.height(), reader.fps()), (160, 120, (10000, 1000)));
+    let mut frame = Frame::new(160, 120, PixelFormat::Rgb8).expect("frame");
+    let mut n = 0;
+    while reader.read_into(&mut frame.as_mut()).expect("frame") {
+        n += 1;
+    }
+    assert_eq!(n, 10, "one second at 10 fps: {log}");
+}
