@@ -12,7 +12,7 @@ mod jobs;
 mod output;
 mod video;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -178,6 +178,7 @@ enum CliBlur {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _runtime_dir = quiet_mesa();
     if let Some(Command::Bench(args)) = &cli.command {
         return match threads(&cli).and_then(|_| bench::run(args)) {
             Ok(()) => ExitCode::SUCCESS,
@@ -204,6 +205,18 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Mesa prints "error: XDG_RUNTIME_DIR is invalid or not set" when `--backend auto` probes the
+/// GPUs of a session without one (a container, a root shell over ssh): give it a private one
+/// for this run, removed on exit. Runs before any thread exists.
+fn quiet_mesa() -> Option<tempfile::TempDir> {
+    if !cfg!(target_os = "linux") || std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
+        return None;
+    }
+    let dir = tempfile::Builder::new().prefix("bokeh-runtime-").tempdir().ok()?;
+    std::env::set_var("XDG_RUNTIME_DIR", dir.path());
+    Some(dir)
 }
 
 /// An error and its causes on one line, `outer: inner: innermost`, leaving out a cause whose
