@@ -462,6 +462,9 @@ struct FrameShape {
     format: PixelFormat,
 }
 
+/// A resize: (source width, height), (destination width, height).
+type Resize = ((u32, u32), (u32, u32));
+
 /// Little-endian bytes of a list of 32-bit words (uniforms and tables).
 fn words(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -508,9 +511,9 @@ pub struct GpuPixels {
     groups: Groups,
     encoder: Option<wgpu::CommandEncoder>,
     frame: Option<FrameShape>,
-    /// Sizes the tap tables were built for: (src, dst).
-    model_key: Option<((u32, u32), (u32, u32))>,
-    mask_key: Option<((u32, u32), (u32, u32))>,
+    /// Sizes the preprocess tap table was built for, (src, dst), and its taps per axis.
+    model_key: Option<(Resize, (u32, u32))>,
+    mask_key: Option<Resize>,
     /// Blur kernel of the cached `shape` table.
     shape_key: Option<(BlurKind, u32)>,
     /// Reduced size and factor of the last blur.
@@ -627,43 +630,35 @@ impl GpuPixels {
         let f = self.shape()?;
         let (mw, mh) = size;
         let n = mw as u64 * mh as u64 * 3;
-        if self.model_key != Some(((f.width, f.height), size)) {
-            let wx = Weights::triangle(f.width as usize, mw as usize);
-            let wy = Weights::triangle(f.height as usize, mh as usize);
-            let table = taps_table(&wx, &wy);
-            self.ensure(|b| &mut b.model_taps, table.len() as u64);
-            self.ctx.queue.write_buffer(self.bufs.model_taps.get()?, 0, &table);
-            let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
-            let mut params = words(&[
-                f.width,
-                f.height,
-                mw,
-                mh,
-                wx.taps as u32,
-                wy.taps as u32,
-                f.format.bytes_per_pixel() as u32,
-                0,
-                r,
-                g,
-                b,
-                0,
-            ]);
-            let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * normalization.std[c]));
-            let offset: [f32; 3] = std::array::from_fn(|c| -normalization.mean[c] / normalization.std[c]);
-            for v in scale.iter().chain([&0.0]).chain(&offset).chain([&0.0]) {
-                params.extend_from_slice(&v.to_le_bytes());
+        let sizes = ((f.width, f.height), size);
+        let taps = match self.model_key {
+            Some((key, taps)) if key == sizes => taps,
+            _ => {
+                let wx = Weights::triangle(f.width as usize, mw as usize);
+                let wy = Weights::triangle(f.height as usize, mh as usize);
+                let table = taps_table(&wx, &wy);
+                self.ensure(|b| &mut b.model_taps, table.len() as u64);
+                self.ctx.queue.write_buffer(self.bufs.model_taps.get()?, 0, &table);
+                self.ensure(|b| &mut b.model_in, n * 4);
+                self.ensure(|b| &mut b.model_readback, n * 4);
+                let taps = (wx.taps as u32, wy.taps as u32);
+                self.model_key = Some((sizes, taps));
+                taps
             }
-            params[28..32].copy_from_slice(&u32::from(layout == Layout::Nchw).to_le_bytes());
-            self.ensure(|b| &mut b.model_params, params.len() as u64);
-            self.ctx.queue.write_buffer(self.bufs.model_params.get()?, 0, &params);
-            self.ensure(|b| &mut b.model_in, n * 4);
-            self.ensure(|b| &mut b.model_readback, n * 4);
-            self.model_key = Some(((f.width, f.height), size));
-        } else {
-            // Same sizes: only the layout flag can differ (another model variant).
-            let flag = u32::from(layout == Layout::Nchw).to_le_bytes();
-            self.ctx.queue.write_buffer(self.bufs.model_params.get()?, 28, &flag);
+        };
+        // The parameters (80 bytes) are written every frame: the normalisation and layout can
+        // change with the model variant while the sizes stay the same.
+        let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
+        let nchw = u32::from(layout == Layout::Nchw);
+        let bpp = f.format.bytes_per_pixel() as u32;
+        let mut params = words(&[f.width, f.height, mw, mh, taps.0, taps.1, bpp, nchw, r, g, b, 0]);
+        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * normalization.std[c]));
+        let offset: [f32; 3] = std::array::from_fn(|c| -normalization.mean[c] / normalization.std[c]);
+        for v in scale.iter().chain([&0.0]).chain(&offset).chain([&0.0]) {
+            params.extend_from_slice(&v.to_le_bytes());
         }
+        self.ensure(|b| &mut b.model_params, params.len() as u64);
+        self.ctx.queue.write_buffer(self.bufs.model_params.get()?, 0, &params);
         if self.groups.frame_to_model.is_none() {
             let b = &self.bufs;
             let entries = [(0, &b.model_params), (1, &b.model_taps), (2, &b.frame), (3, &b.model_in)];
