@@ -154,26 +154,27 @@ fn y4m_for_a_virtual_camera_on_standard_output() {
             w.write(input.as_ref()).expect("frame");
         }
     }
-    let out = output(Command::new(DEMO).args([
-        "--input",
-        clip.to_str().expect("utf8"),
-        "--no-window",
-        "--output",
-        "-",
-        "--backend",
-        "cpu",
-    ]));
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let (log, header, n) = y4m_out(&clip);
     assert!(log.contains("4 frames in"), "{log}");
+    assert_eq!(header, (input.width(), input.height(), (25000, 1000)));
+    assert_eq!(n, 4, "every frame, in order");
+}
+
+/// Runs the demo on `input` with `--output -` and reads what it wrote: its log, the Y4M header
+/// (width, height, fps) and the number of frames.
+fn y4m_out(input: &Path) -> (String, (u32, u32, (usize, usize)), usize) {
+    let args = ["--input", input.to_str().expect("utf8"), "--no-window", "--output", "-", "--backend", "cpu"];
+    let out = output(Command::new(DEMO).args(args));
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
     let mut reader = Y4mReader::new(out.stdout.as_slice(), 1 << 24).expect("Y4M on stdout");
-    assert_eq!((reader.width(), reader.height(), reader.fps()), (input.width(), input.height(), (25000, 1000)));
-    let mut frame = Frame::new(input.width(), input.height(), PixelFormat::Rgb8).expect("frame");
+    let header = (reader.width(), reader.height(), reader.fps());
+    let mut frame = Frame::new(header.0, header.1, PixelFormat::Rgb8).expect("frame");
     let mut n = 0;
     while reader.read_into(&mut frame.as_mut()).expect("frame") {
         n += 1;
     }
-    assert_eq!(n, 4, "every frame, in order");
+    (log, header, n)
 }
 
 #[test]
@@ -233,23 +234,7 @@ fn a_video_file_is_decoded_by_ffmpeg() {
             .args(["-t", "1", "-pix_fmt", "yuv420p", clip.to_str().expect("utf8")]),
     );
     assert!(made.status.success(), "ffmpeg (apt-get install ffmpeg, or BOKEH_FFMPEG_TESTS=skip)");
-    let out = output(Command::new(DEMO).args([
-        "--input",
-        clip.to_str().expect("utf8"),
-        "--no-window",
-        "--output",
-        "-",
-        "--backend",
-        "cpu",
-    ]));
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    let mut reader = Y4mReader::new(out.stdout.as_slice(), 1 << 24).expect("Y4M on stdout");
-    assert_eq!((reader.width(), reader.height(), reader.fps()), (160, 120, (10000, 1000)));
-    let mut frame = Frame::new(160, 120, PixelFormat::Rgb8).expect("frame");
-    let mut n = 0;
-    while reader.read_into(&mut frame.as_mut()).expect("frame") {
-        n += 1;
-    }
+    let (log, header, n) = y4m_out(&clip);
+    assert_eq!(header, (160, 120, (10000, 1000)));
     assert_eq!(n, 10, "one second at 10 fps: {log}");
 }
