@@ -49,7 +49,7 @@ fn gpu(c: &mut Criterion) {
         px.upload(frame.as_ref()).expect("upload");
         px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess");
         px.upsample(&low).expect("upsample");
-        px.blur(BlurKind::Disc, radius).expect("blur");
+        px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
         px.composite(Mode::Blur).expect("composite");
         px.download(Mode::Blur, &mut out.as_mut()).expect("download");
 
@@ -73,7 +73,7 @@ fn gpu(c: &mut Criterion) {
         });
         g.bench_function(id("blur"), |b| {
             b.iter(|| {
-                px.blur(BlurKind::Disc, radius).expect("blur");
+                px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
                 px.finish().expect("wait")
             })
         });
@@ -93,7 +93,7 @@ fn gpu(c: &mut Criterion) {
                 px.upload(frame.as_ref()).expect("upload");
                 px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess");
                 px.upsample(&low).expect("upsample");
-                px.blur(BlurKind::Disc, radius).expect("blur");
+                px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
                 px.composite(Mode::Blur).expect("composite");
                 px.download(Mode::Blur, &mut out.as_mut()).expect("download")
             })
@@ -101,7 +101,7 @@ fn gpu(c: &mut Criterion) {
         g.bench_function(id("resident"), |b| {
             b.iter(|| {
                 px.upsample(&low).expect("upsample");
-                px.blur(BlurKind::Disc, radius).expect("blur");
+                px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
                 px.composite(Mode::Blur).expect("composite");
                 px.finish().expect("wait")
             })

@@ -1,7 +1,8 @@
 // Background blur in linear light: the GPU twin of `src/blur/mod.rs`.
 //
-// 1. downsample: box-average w * linear(rgb) and w = max(1 - mask, PERSON_WEIGHT) over
-//    factor x factor blocks (the reduced resolution that keeps the kernel small).
+// 1. downsample: box-average w * gain * linear(rgb) and w = max(1 - mask, PERSON_WEIGHT) over
+//    factor x factor blocks (the reduced resolution that keeps the kernel small); gain is the
+//    highlight bloom (1 when off).
 // 2. disc (or gauss_h + gauss_v): the kernel over the reduced image. The disc is summed directly
 //    over its horizontal spans (the CPU uses row prefix sums for the same sums); at most
 //    25 spans, since the CPU and GPU both keep the reduced radius at or under 12.
@@ -21,9 +22,10 @@ struct Params {
     factor: u32,
     lw: u32,
     lh: u32,
-    // Number of disc spans or Gaussian taps in `shape`.
+    // Number of aperture spans or Gaussian taps in `shape`.
     count: u32,
-    pad0: u32,
+    // Highlight bloom (1 = none): see `highlight_gain`.
+    bloom: f32,
     pad1: u32,
 }
 
@@ -46,6 +48,12 @@ fn frame_byte(i: u32) -> u32 {
 
 fn linear(code: u32) -> f32 {
     return bitcast<f32>(luts[code]);
+}
+
+// The CPU's `blur::highlight_gain`: up to `bloom` times brighter from linear 0.9 to 1.
+fn highlight_gain(v: f32) -> f32 {
+    let t = clamp((v - 0.9) * 10.0, 0.0, 1.0);
+    return 1.0 + (p.bloom - 1.0) * (t * t * (3.0 - 2.0 * t));
 }
 
 fn normalised(acc: vec4<f32>) -> vec4<f32> {
@@ -71,8 +79,13 @@ fn downsample(@builtin(global_invocation_id) id: vec3<u32>) {
             let i = y * p.fw + x;
             let w = max(1.0 - mask[i], PERSON_WEIGHT);
             let px = i * p.bpp;
-            acc += vec4<f32>(w * linear(frame_byte(px + p.off_r)), w * linear(frame_byte(px + p.off_g)),
-                w * linear(frame_byte(px + p.off_b)), w);
+            let rgb = vec3<f32>(linear(frame_byte(px + p.off_r)), linear(frame_byte(px + p.off_g)),
+                linear(frame_byte(px + p.off_b)));
+            var wg = w;
+            if p.bloom > 1.0 {
+                wg = w * highlight_gain(max(rgb.x, max(rgb.y, rgb.z)));
+            }
+            acc += vec4<f32>(wg * rgb.x, wg * rgb.y, wg * rgb.z, w);
         }
     }
     low[id.y * p.lw + id.x] = acc * (1.0 / f32((y1 - y0) * (x1 - x0)));

@@ -43,12 +43,14 @@ mod color;
 mod composite;
 #[cfg(feature = "image")]
 mod decode;
+mod detail;
 mod error;
 mod frame;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 mod mask;
 mod pipeline;
+mod refine;
 mod resample;
 mod segment;
 mod stream;
@@ -64,6 +66,7 @@ pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;
 pub use pipeline::{Backend, Mode, Options, Pipeline, StageTimings};
+pub use refine::Refine;
 pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Segmenter, SegmenterSession, SELFIE_LANDSCAPE_ONNX,
     SELFIE_SQUARE_ONNX,

@@ -17,6 +17,13 @@ pub struct Mask {
     data: Vec<f32>,
 }
 
+impl Default for Mask {
+    /// An empty (0×0) mask.
+    fn default() -> Self {
+        Mask::new(0, 0)
+    }
+}
+
 impl Mask {
     /// An all-background mask.
     pub fn new(width: u32, height: u32) -> Self {

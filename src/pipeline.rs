@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use crate::blur::{BlurKind, BlurredBackground};
 use crate::color::srgb_to_linear_exact;
 use crate::composite;
+use crate::detail::Detail;
 use crate::error::{Dims, Error, Result};
 use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
+use crate::refine::{Refine, Refiner};
 use crate::resample::Resampler;
 use crate::segment::{Segmenter, SegmenterSession};
 use crate::temporal::{Temporal, TemporalFilter};
@@ -58,14 +60,24 @@ pub struct Options {
     pub mode: Mode,
     /// Kernel shape of the background blur.
     pub blur: BlurKind,
-    /// Blur radius as a fraction of the frame's diagonal, `0.0..=0.25` (0 = no blur).
+    /// Blur radius as a fraction of the frame's diagonal, `0.0..=0.25` (0 = no blur); see also
+    /// [`Options::with_f_number`].
     pub strength: f32,
+    /// Highlight bloom, `1.0..=64.0` ([`crate::blur::highlight_gain`]; 1 = off): clipped
+    /// highlights in the background become bright discs, as through a lens.
+    pub bloom: f32,
     /// The new background for [`Mode::Replace`].
     pub background: Option<Arc<Frame>>,
     /// Temporal stability for video ([`Temporal`]): off for photos, on by default in video.
     pub temporal: Option<Temporal>,
     /// Where the pixel stages run.
     pub backend: Backend,
+    /// Edge-aware mask refinement with the frame as the guide ([`Refine`]); on by default.
+    pub refine: Option<Refine>,
+    /// Photo detail passes (0 = none): the model looks again at a crop around each person it
+    /// found, once per pass (see [`Options::with_detail_passes`]). For photos; each pass costs one
+    /// inference per person.
+    pub detail_passes: u8,
 }
 
 impl Default for Options {
@@ -74,9 +86,12 @@ impl Default for Options {
             mode: Mode::Blur,
             blur: BlurKind::Disc,
             strength: Self::DEFAULT_STRENGTH,
+            bloom: Self::DEFAULT_BLOOM,
             background: None,
             temporal: None,
             backend: Backend::Cpu,
+            refine: Some(Refine::default()),
+            detail_passes: 0,
         }
     }
 }
@@ -86,6 +101,14 @@ impl Options {
     pub const DEFAULT_STRENGTH: f32 = 0.03;
     /// The largest accepted blur strength.
     pub const MAX_STRENGTH: f32 = 0.25;
+    /// The default highlight bloom: a clipped highlight counts as four times white.
+    pub const DEFAULT_BLOOM: f32 = 4.0;
+    /// Strength × f-number: [`Options::with_f_number`] maps f/2.8 to the default strength.
+    pub const F_NUMBER_SCALE: f32 = Self::DEFAULT_STRENGTH * 2.8;
+    /// The most detail passes accepted.
+    pub const MAX_DETAIL_PASSES: u8 = 4;
+    /// Detail passes that suit photos: two (the second sees what the first one recovered).
+    pub const PHOTO_DETAIL_PASSES: u8 = 2;
 
     /// Sets the output mode.
     pub fn with_mode(mut self, mode: Mode) -> Self {
@@ -102,6 +125,21 @@ impl Options {
     /// Sets the blur strength (fraction of the diagonal).
     pub fn with_strength(mut self, strength: f32) -> Self {
         self.strength = strength;
+        self
+    }
+
+    /// Sets the blur like a lens's f-number: the radius is inversely proportional to it, f/2.8
+    /// giving the default strength, f/1.4 twice as much, f/8 about a third (the frame's diagonal
+    /// standing in for the focal length). Values below f/0.34 exceed the largest strength and
+    /// are refused by [`Options::validate`].
+    pub fn with_f_number(mut self, f_number: f32) -> Self {
+        self.strength = if f_number > 0.0 { Self::F_NUMBER_SCALE / f_number } else { f32::INFINITY };
+        self
+    }
+
+    /// Sets the highlight bloom (1 = off).
+    pub fn with_bloom(mut self, bloom: f32) -> Self {
+        self.bloom = bloom;
         self
     }
 
@@ -123,8 +161,32 @@ impl Options {
         self
     }
 
+    /// Turns the edge-aware refinement on (`Some`) or off (`None`).
+    pub fn with_refine(mut self, refine: Option<Refine>) -> Self {
+        self.refine = refine;
+        self
+    }
+
+    /// Sets the number of photo detail passes: after the whole frame, the model runs again on a
+    /// crop around each person found (a connected region of the mask), whose sharper mask
+    /// replaces that part ([`Options::PHOTO_DETAIL_PASSES`] suits photos; 0 for video).
+    pub fn with_detail_passes(mut self, passes: u8) -> Self {
+        self.detail_passes = passes;
+        self
+    }
+
     /// Checks the options are consistent.
     pub fn validate(&self) -> Result<()> {
+        if let Some(r) = &self.refine {
+            r.validate()?;
+        }
+        if self.detail_passes > Self::MAX_DETAIL_PASSES {
+            return Err(Error::InvalidOption(format!(
+                "{} detail passes: at most {}",
+                self.detail_passes,
+                Self::MAX_DETAIL_PASSES
+            )));
+        }
         if let Some(t) = &self.temporal {
             t.validate()?;
         }
@@ -133,6 +195,13 @@ impl Options {
                 "strength {} is outside 0..={}",
                 self.strength,
                 Self::MAX_STRENGTH
+            )));
+        }
+        if !(1.0..=crate::blur::MAX_BLOOM).contains(&self.bloom) {
+            return Err(Error::InvalidOption(format!(
+                "highlight bloom {} is outside 1..={}",
+                self.bloom,
+                crate::blur::MAX_BLOOM
             )));
         }
         if self.mode == Mode::Replace && self.background.is_none() {
@@ -161,9 +230,9 @@ impl Options {
 pub struct StageTimings {
     /// Resizing and normalising the frame for the model.
     pub preprocess: Duration,
-    /// Running the model.
+    /// Running the model (detail passes included).
     pub inference: Duration,
-    /// Upsampling the mask to the frame.
+    /// Upsampling the mask to the frame and refining it ([`Refine`]).
     pub upsample: Duration,
     /// Blurring the background (zero in modes without blur).
     pub blur: Duration,
@@ -202,6 +271,8 @@ pub struct Pipeline {
     /// The mask of the last frame at frame resolution.
     mask: Mask,
     resampler: Resampler,
+    refiner: Refiner,
+    detail: Detail,
     blurred: BlurredBackground,
     /// The replacement background fitted to the last frame size, in linear RGB.
     fitted: Option<FittedBackground>,
@@ -246,6 +317,8 @@ impl Pipeline {
             low: Mask::new(0, 0),
             mask: Mask::new(0, 0),
             resampler: Resampler::default(),
+            refiner: Refiner::default(),
+            detail: Detail::default(),
             blurred: BlurredBackground::default(),
             fitted: None,
             temporal: TemporalFilter::default(),
@@ -324,6 +397,7 @@ impl Pipeline {
         }
         if options.temporal != self.options.temporal {
             self.temporal.reset();
+            self.refiner.reset();
         }
         let backend_changed = options.backend != self.options.backend;
         let previous = std::mem::replace(&mut self.options, options);
@@ -412,13 +486,14 @@ impl Pipeline {
         if let Some(gpu) = self.gpu.as_mut() {
             gpu.upload(input)?;
         }
-        self.finish(input, mask, output)
+        self.finish(input, mask, output, false)
     }
 
     /// Forgets the temporal filter's past, e.g. after a scene cut: the next frame's mask is
     /// taken as the model gives it.
     pub fn reset_temporal(&mut self) {
         self.temporal.reset();
+        self.refiner.reset();
     }
 
     /// The stages after inference for a mask that came from the model (at model resolution):
@@ -444,7 +519,7 @@ impl Pipeline {
         }
         #[cfg(not(feature = "gpu"))]
         let _ = uploaded;
-        self.finish(input, low, output)
+        self.finish(input, low, output, true)
     }
 
     fn check_output(&self, input: FrameRef<'_>, output: &FrameMut<'_>) -> Result<()> {
@@ -459,25 +534,51 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Upsample, blur and composite.
-    fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
+    /// Whether the full-resolution mask is made on the CPU for this frame (always on the CPU
+    /// backend; on the GPU when refinement or detail passes need the frame's pixels on the CPU).
+    #[cfg(feature = "gpu")]
+    fn mask_on_cpu(&self, from_model: bool) -> bool {
+        self.options.refine.is_some() || from_model && self.options.detail_passes > 0
+    }
+
+    /// The full-resolution mask on the CPU: upsample, detail passes (for a model's mask) and
+    /// refinement. Returns the time spent in detail passes (model runs).
+    fn full_mask(&mut self, input: FrameRef<'_>, low: &Mask, from_model: bool) -> Result<Duration> {
         let (w, h) = (input.width(), input.height());
-        #[cfg(feature = "gpu")]
-        if self.gpu.is_some() {
-            return self.finish_on_gpu(input, low, output);
-        }
-        let t0 = Instant::now();
         if self.mask.width() != w || self.mask.height() != h {
             self.mask = Mask::new(w, h);
         }
         self.mask_stale = false;
         low.resize_with(&mut self.mask, &mut self.resampler);
+        let mut detail_time = Duration::ZERO;
+        if from_model && self.options.detail_passes > 0 {
+            let t = Instant::now();
+            self.detail.run(&mut self.session, input, &mut self.mask, self.options.detail_passes)?;
+            detail_time = t.elapsed();
+        }
+        if let Some(refine) = &self.options.refine {
+            let temporal = if from_model { self.options.temporal.as_ref() } else { None };
+            self.refiner.apply(input, &mut self.mask, refine, temporal)?;
+        }
+        Ok(detail_time)
+    }
+
+    /// Upsample (and refine), blur and composite.
+    fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>, from_model: bool) -> Result<()> {
+        let (w, h) = (input.width(), input.height());
+        #[cfg(feature = "gpu")]
+        if self.gpu.is_some() {
+            return self.finish_on_gpu(input, low, output, from_model);
+        }
+        let t0 = Instant::now();
+        let detail_time = self.full_mask(input, low, from_model)?;
+        self.timings.inference += detail_time;
         let t1 = Instant::now();
         let mut t2 = t1;
         match self.options.mode {
             Mode::Blur => {
                 let radius = self.options.radius_for(w, h);
-                self.blurred.compute(input, &self.mask, self.options.blur, radius)?;
+                self.blurred.compute_with_bloom(input, &self.mask, self.options.blur, radius, self.options.bloom)?;
                 t2 = Instant::now();
                 composite::blend_blurred(input, &self.mask, &self.blurred, output);
             }
@@ -490,7 +591,7 @@ impl Pipeline {
             Mode::Mask => composite::write_mask(&self.mask, output),
         }
         let t3 = Instant::now();
-        self.timings.upsample = t1 - t0;
+        self.timings.upsample = (t1 - t0).saturating_sub(detail_time);
         self.timings.blur = t2 - t1;
         self.timings.composite = t3 - t2;
         Ok(())
@@ -499,17 +600,36 @@ impl Pipeline {
     /// Upsample, blur and composite on the GPU (the frame is already there), in one submission;
     /// their sum is reported as the composite time.
     #[cfg(feature = "gpu")]
-    fn finish_on_gpu(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
+    fn finish_on_gpu(
+        &mut self,
+        input: FrameRef<'_>,
+        low: &Mask,
+        output: &mut FrameMut<'_>,
+        from_model: bool,
+    ) -> Result<()> {
         let (w, h) = (input.width(), input.height());
         let t0 = Instant::now();
+        let on_cpu = self.mask_on_cpu(from_model);
+        let (mut detail_time, mut t_mask) = (Duration::ZERO, t0);
+        if on_cpu {
+            // Refinement and detail passes run on the CPU (they need the model and the frame's
+            // pixels there); the finished mask goes up in place of the model's small one.
+            detail_time = self.full_mask(input, low, from_model)?;
+            self.timings.inference += detail_time;
+            t_mask = Instant::now();
+        }
         let mode = self.options.mode;
         if mode == Mode::Replace {
             self.fit_background(w, h)?;
         }
         let Some(gpu) = self.gpu.as_mut() else { return Ok(()) };
-        gpu.upsample(low)?;
+        if on_cpu {
+            gpu.set_mask(&self.mask)?;
+        } else {
+            gpu.upsample(low)?;
+        }
         match mode {
-            Mode::Blur => gpu.blur(self.options.blur, self.options.radius_for(w, h))?,
+            Mode::Blur => gpu.blur(self.options.blur, self.options.radius_for(w, h), self.options.bloom)?,
             Mode::Replace => {
                 let id = self.options.background.as_ref().map_or(0, |b| Arc::as_ptr(b) as usize);
                 let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
@@ -519,14 +639,16 @@ impl Pipeline {
         }
         gpu.composite(mode)?;
         gpu.download(mode, output)?;
-        self.mask_source.clone_from(low);
-        if self.mask.width() != w || self.mask.height() != h {
-            self.mask = Mask::new(w, h);
+        if !on_cpu {
+            self.mask_source.clone_from(low);
+            if self.mask.width() != w || self.mask.height() != h {
+                self.mask = Mask::new(w, h);
+            }
+            self.mask_stale = true;
         }
-        self.mask_stale = true;
-        self.timings.upsample = Duration::ZERO;
+        self.timings.upsample = (t_mask - t0).saturating_sub(detail_time);
         self.timings.blur = Duration::ZERO;
-        self.timings.composite = t0.elapsed();
+        self.timings.composite = t_mask.elapsed();
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bokeh::gpu::{GpuApi, GpuContext};
-use bokeh::{Backend, BlurKind, Frame, FrameRef, Mask, Mode, Options, Pipeline, PixelFormat, Segmenter};
+use bokeh::{Backend, BlurKind, Frame, FrameRef, Mask, Mode, Options, Pipeline, PixelFormat, Refine, Segmenter};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/grace_hopper.jpg");
 const MASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/grace_hopper-256x300-mask.png");
@@ -133,8 +133,12 @@ fn every_mode_and_format_matches_the_cpu() {
         for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8, PixelFormat::Gray8] {
             let frame = photo(w, h, format);
             for mode in [Mode::Blur, Mode::Replace, Mode::Cutout, Mode::Mask] {
-                let options = Options::default().with_mode(mode).with_background(bg.clone());
-                check(&format!("{w}x{h} {format:?} {mode:?}"), options, &frame, &mask);
+                // Refined (the mask made on the CPU and uploaded) and not (upsampled on the GPU).
+                for refine in [Some(Refine::default()), None] {
+                    let options = Options::default().with_mode(mode).with_background(bg.clone()).with_refine(refine);
+                    let name = format!("{w}x{h} {format:?} {mode:?} refine {}", refine.is_some());
+                    check(&name, options, &frame, &mask);
+                }
             }
         }
     }
@@ -143,11 +147,18 @@ fn every_mode_and_format_matches_the_cpu() {
 #[test]
 fn both_kernels_at_every_strength_match_the_cpu() {
     let mask = mask();
-    let frame = photo(150, 101, PixelFormat::Rgba8);
-    for blur in [BlurKind::Disc, BlurKind::Gaussian] {
+    // With a few clipped highlights for the bloom to work on (near-white ramps included).
+    let mut data = photo(150, 101, PixelFormat::Rgba8).into_vec();
+    for (i, px) in data.chunks_exact_mut(4).enumerate().filter(|(i, _)| i % 37 < 3) {
+        px[..3].copy_from_slice(&[255, 250 - (i % 13) as u8, 235 + (i % 21) as u8]);
+    }
+    let frame = Frame::from_vec(data, 150, 101, PixelFormat::Rgba8).expect("frame");
+    for blur in [BlurKind::Disc, BlurKind::Gaussian, BlurKind::Hexagon] {
         for strength in [0.0, 0.01, 0.03, 0.1, Options::MAX_STRENGTH] {
-            let options = Options::default().with_blur(blur).with_strength(strength);
-            check(&format!("{blur:?} strength {strength}"), options, &frame, &mask);
+            for bloom in [1.0, Options::DEFAULT_BLOOM, 30.0] {
+                let options = Options::default().with_blur(blur).with_strength(strength).with_bloom(bloom);
+                check(&format!("{blur:?} strength {strength} bloom {bloom}"), options, &frame, &mask);
+            }
         }
     }
 }

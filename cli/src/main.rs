@@ -75,8 +75,8 @@ struct Cli {
     format: Option<output::Format>,
 
     /// JPEG quality, 1 to 100.
-    #[arg(short, long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
-    quality: u8,
+    #[arg(long, value_name = "Q", default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    jpeg_quality: u8,
 
     /// Replace outputs that already exist (otherwise such inputs are reported and skipped).
     #[arg(long)]
@@ -107,12 +107,22 @@ struct Look {
     background: Option<PathBuf>,
 
     /// Blur radius as a fraction of the photo's diagonal (0 to 0.25).
-    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH)]
+    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH, conflicts_with = "f_number")]
     strength: f32,
 
-    /// Blur kernel: a lens-like disc or a softer Gaussian.
+    /// Blur like a lens at this f-number instead of --strength: f/2.8 is the default blur,
+    /// f/1.4 twice as strong, f/8 about a third.
+    #[arg(long, value_name = "N")]
+    f_number: Option<f32>,
+
+    /// Blur kernel: the lens's aperture (a disc or six blades) or a softer Gaussian.
     #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
     blur: CliBlur,
+
+    /// Highlight bloom: how many times brighter than white a clipped highlight counts before
+    /// blurring, so lights become bright discs (1 = off, up to 64).
+    #[arg(long, value_name = "X", default_value_t = Options::DEFAULT_BLOOM)]
+    bloom: f32,
 
     /// An ONNX segmentation model to use instead of the embedded MediaPipe selfie model.
     #[arg(long, value_name = "PATH")]
@@ -122,6 +132,31 @@ struct Look {
     /// key=value items, e.g. "modnet,short=512" or "layout=nchw,size=320x320,norm=unit".
     #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
     model_spec: String,
+
+    /// Photo detail passes: the model looks again at a crop around each person it found
+    /// (sharper outlines, smaller people found whole). Default: 2 for photos, 0 for video.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
+    detail: Option<u8>,
+
+    /// Turn off the edge-aware refinement that moves the mask's edges onto the photo's.
+    #[arg(long)]
+    no_refine: bool,
+
+    /// Mask value that counts as the edge after refinement (0 to 1).
+    #[arg(long, value_name = "T", default_value_t = 0.5)]
+    edge_threshold: f32,
+
+    /// Width of the soft edge after refinement: 1 keeps the mask's softness, smaller is crisper.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    feather: f32,
+
+    /// Window of the edge-aware refinement as a fraction of the diagonal (0 to 0.1).
+    #[arg(long, value_name = "R", default_value_t = bokeh::Refine::DEFAULT_RADIUS)]
+    refine_radius: f32,
+
+    /// How strong a picture edge must be to move the mask's edge (smaller follows fainter ones).
+    #[arg(long, value_name = "EPS", default_value_t = bokeh::Refine::DEFAULT_EPS)]
+    refine_eps: f32,
 
     /// Where the pixel stages run (the model always runs on the CPU): auto takes a hardware
     /// GPU when there is one (-v says which), gpu insists on one (software adapters included).
@@ -172,6 +207,8 @@ enum CliMode {
 enum CliBlur {
     /// Circular aperture: highlights become discs.
     Disc,
+    /// Six-blade aperture: highlights become hexagons.
+    Hexagon,
     /// Gaussian: smooth, no highlight shapes.
     Gaussian,
 }
@@ -242,7 +279,8 @@ struct Summary {
     failed: usize,
 }
 
-fn options(cli: &Look, limits: bokeh::DecodeLimits) -> Result<Options> {
+/// The options `cli` asks for; `photo` picks the photo defaults (detail passes) over video's.
+fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Options> {
     let mode = match cli.mode {
         CliMode::Blur => Mode::Blur,
         CliMode::Replace => Mode::Replace,
@@ -254,7 +292,23 @@ fn options(cli: &Look, limits: bokeh::DecodeLimits) -> Result<Options> {
         .with_mode(mode)
         .with_blur(blur)
         .with_strength(cli.strength)
-        .with_backend(backend(cli.backend));
+        .with_bloom(cli.bloom)
+        .with_backend(backend(cli.backend))
+        .with_detail_passes(cli.detail.unwrap_or(if photo { Options::PHOTO_DETAIL_PASSES } else { 0 }))
+        .with_refine((!cli.no_refine).then(|| {
+            bokeh::Refine::default()
+                .with_guided(cli.refine_radius, cli.refine_eps)
+                .with_ramp(cli.edge_threshold, cli.feather)
+        }));
+    if let Some(n) = cli.f_number {
+        if !(n.is_finite() && n > 0.0) {
+            bail!("--f-number must be a positive number, not {n}");
+        }
+        options = options.with_f_number(n);
+        if options.strength > Options::MAX_STRENGTH {
+            bail!("--f-number {n} is too wide: the smallest is {:.2}", Options::F_NUMBER_SCALE / Options::MAX_STRENGTH);
+        }
+    }
     match (&cli.background, mode) {
         (Some(path), Mode::Replace) => {
             let img = jobs::decode(path, limits).with_context(|| format!("background {}", path.display()))?;
@@ -272,6 +326,7 @@ fn blur_kind(blur: CliBlur) -> BlurKind {
     match blur {
         CliBlur::Disc => BlurKind::Disc,
         CliBlur::Gaussian => BlurKind::Gaussian,
+        CliBlur::Hexagon => BlurKind::Hexagon,
     }
 }
 
@@ -306,7 +361,7 @@ fn segmenter(cli: &Look) -> Result<Segmenter> {
 
 fn run(cli: &Cli) -> Result<Summary> {
     threads(cli)?;
-    let options = options(&cli.look, decode_limits(cli)?)?;
+    let options = options(&cli.look, decode_limits(cli)?, true)?;
     let plan = jobs::plan(cli, &options)?;
     let segmenter = segmenter(&cli.look)?;
     // Opens the backend once up front: `--backend gpu` without an adapter stops here, before
@@ -331,7 +386,7 @@ fn run(cli: &Cli) -> Result<Summary> {
         report(format!("bokeh: {}", one_line(err)));
         progress.inc(1);
     }
-    let encode = output::Encoding { quality: cli.quality };
+    let encode = output::Encoding { quality: cli.jpeg_quality };
     let single = plan.jobs.len() == 1 && plan.errors.is_empty();
     let limits = decode_limits(cli)?;
     let results: Vec<bool> = plan

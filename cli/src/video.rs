@@ -62,8 +62,8 @@ pub(crate) struct VideoArgs {
     overwrite: bool,
 
     /// JPEG quality for jpg frames, 1 to 100.
-    #[arg(short, long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
-    quality: u8,
+    #[arg(long, value_name = "Q", default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    jpeg_quality: u8,
 
     /// Print the frame rate and the stage timings at the end.
     #[arg(short, long)]
@@ -196,7 +196,7 @@ impl Sink {
             Mode::Cutout | Mode::Mask => Format::Png,
             _ => input_format.unwrap_or(Format::Png),
         };
-        Ok(Sink::Frames { dir, format, encoding: Encoding { quality: args.quality }, overwrite: args.overwrite })
+        Ok(Sink::Frames { dir, format, encoding: Encoding { quality: args.jpeg_quality }, overwrite: args.overwrite })
     }
 
     fn write(&mut self, name: &str, frame: &Frame) -> Result<()> {
@@ -239,7 +239,7 @@ impl Sink {
 /// Runs `bokeh video`; returns the number of frames written.
 pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize> {
     let temporal = if args.no_smooth { None } else { Some(Temporal::default()) };
-    let options: Options = crate::options(&args.look, limits)?.with_temporal(temporal);
+    let options: Options = crate::options(&args.look, limits, false)?.with_temporal(temporal);
     let segmenter = crate::segmenter(&args.look)?;
     let mut source = Source::open(&args.input, limits)?;
     let input_format = match &source {

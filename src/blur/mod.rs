@@ -53,6 +53,21 @@ pub enum BlurKind {
     Disc,
     /// A Gaussian with σ = radius / 2: softer, no visible highlight shapes.
     Gaussian,
+    /// A six-blade aperture: highlights become hexagons (flat top and bottom, corners left and
+    /// right), as with many stopped-down lenses.
+    Hexagon,
+}
+
+/// Highlight bloom: how much brighter than white a clipped highlight is taken to be.
+///
+/// A camera clips a street light or a sunlit reflection at 255, though it was many times
+/// brighter; spread over a disc by the blur, a clipped point then fades to a dim grey circle.
+/// Before blurring, pixels whose brightest channel is near white (linear 0.9 to 1, codes 243 to
+/// 255) are multiplied by up to `bloom` (a smoothstep in between), so out-of-focus highlights
+/// come out as bright, flat discs as they do through a lens. `1` turns it off.
+pub fn highlight_gain(max_linear: f32, bloom: f32) -> f32 {
+    let t = ((max_linear - 0.9) * 10.0).clamp(0.0, 1.0);
+    1.0 + (bloom - 1.0) * (t * t * (3.0 - 2.0 * t))
 }
 
 /// The background, blurred in linear light at a reduced resolution.
@@ -96,7 +111,7 @@ pub(crate) fn upsample_taps(low: usize, full: usize, factor: usize) -> impl Iter
     (0..full).map(move |x| upsample_tap(low, factor, x))
 }
 
-fn upsample_tap(low: usize, factor: usize, x: usize) -> Tap {
+pub(crate) fn upsample_tap(low: usize, factor: usize, x: usize) -> Tap {
     let u = ((x as f32 + 0.5) / factor as f32 - 0.5).max(0.0);
     let i0 = (u.floor() as usize).min(low - 1);
     let i1 = (i0 + 1).min(low - 1);
@@ -118,6 +133,18 @@ impl BlurredBackground {
     /// Blurs the background of `frame` (weighted by `1 − mask`, which must have the frame's
     /// size) with a kernel of `radius` frame pixels, reusing this value's buffers.
     pub fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, kind: BlurKind, radius: f32) -> Result<()> {
+        self.compute_with_bloom(frame, mask, kind, radius, 1.0)
+    }
+
+    /// [`BlurredBackground::compute`] with highlight bloom ([`highlight_gain`]; 1 = none).
+    pub fn compute_with_bloom(
+        &mut self,
+        frame: FrameRef<'_>,
+        mask: &Mask,
+        kind: BlurKind,
+        radius: f32,
+        bloom: f32,
+    ) -> Result<()> {
         let (expected, actual) = (Dims(frame.width(), frame.height()), Dims(mask.width(), mask.height()));
         if expected != actual {
             return Err(Error::SizeMismatch { what: "mask", expected, actual });
@@ -125,10 +152,18 @@ impl BlurredBackground {
         if !radius.is_finite() || radius < 0.0 {
             return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
         }
+        if !bloom.is_finite() || !(1.0..=MAX_BLOOM).contains(&bloom) {
+            return Err(Error::InvalidOption(format!("highlight bloom {bloom} is outside 1..={MAX_BLOOM}")));
+        }
+        // No blur, no lens: a highlight is not spread, so it is not brightened either.
+        let bloom = if radius < 1.0 { 1.0 } else { bloom };
         let (factor, low_radius) = reduction(radius);
-        self.downsample(frame, mask, factor);
+        self.downsample(frame, mask, factor, bloom);
         match kind {
-            BlurKind::Disc => self.disc(low_radius),
+            BlurKind::Disc | BlurKind::Hexagon => {
+                aperture_spans(kind, low_radius, &mut self.spans);
+                self.spans_blur();
+            }
             BlurKind::Gaussian => self.gaussian(low_radius / 2.0),
         }
         let low = &self.low;
@@ -172,7 +207,7 @@ impl BlurredBackground {
     }
 
     /// Box-averages `w·linear(c)` and `w` over `factor × factor` blocks into `self.low`.
-    fn downsample(&mut self, frame: FrameRef<'_>, mask: &Mask, factor: usize) {
+    fn downsample(&mut self, frame: FrameRef<'_>, mask: &Mask, factor: usize, bloom: f32) {
         let (fw, fh) = (frame.width() as usize, frame.height() as usize);
         let (lw, lh) = (fw.div_ceil(factor), fh.div_ceil(factor));
         self.width = lw;
@@ -193,9 +228,11 @@ impl BlurredBackground {
                 for (acc, (pixels, weights)) in out.iter_mut().zip(blocks) {
                     for (px, &mv) in pixels.chunks_exact(bpp).zip(weights) {
                         let w = (1.0 - mv).max(PERSON_WEIGHT);
-                        acc[0] += w * lut[px[ro] as usize];
-                        acc[1] += w * lut[px[go] as usize];
-                        acc[2] += w * lut[px[bo] as usize];
+                        let (r, g, b) = (lut[px[ro] as usize], lut[px[go] as usize], lut[px[bo] as usize]);
+                        let wg = if bloom > 1.0 { w * highlight_gain(r.max(g).max(b), bloom) } else { w };
+                        acc[0] += wg * r;
+                        acc[1] += wg * g;
+                        acc[2] += wg * b;
                         acc[3] += w;
                     }
                 }
@@ -209,10 +246,10 @@ impl BlurredBackground {
         });
     }
 
-    /// Disc convolution of `self.low` in place, through row prefix sums.
-    fn disc(&mut self, radius: f32) {
+    /// Convolution of `self.low` in place with the aperture in `self.spans`, through row prefix
+    /// sums.
+    fn spans_blur(&mut self) {
         let (w, h) = (self.width, self.height);
-        disc_spans(radius, &mut self.spans);
         let reach = self.spans.len() / 2;
         self.prefix.clear();
         self.prefix.resize(h * (w + 1), [0.0; 4]);
@@ -301,6 +338,28 @@ pub(crate) fn disc_spans(radius: f32, spans: &mut Vec<usize>) {
     spans.clear();
     spans.extend((-reach..=reach).map(|dy| ((r * r - (dy * dy) as f32).max(0.0).sqrt().floor()) as usize));
 }
+
+/// Half-widths of the spans of a regular hexagon of circumradius `radius` (corners left and
+/// right, flat top and bottom), from the top row to the bottom: at height `dy` the half-width is
+/// `r − |dy| / √3`, and the rows reach `r·√3/2`.
+pub(crate) fn hexagon_spans(radius: f32, spans: &mut Vec<usize>) {
+    let r = radius.max(0.0);
+    let reach = (r * 3f32.sqrt() / 2.0).floor() as isize;
+    spans.clear();
+    spans.extend((-reach..=reach).map(|dy| (r - dy.unsigned_abs() as f32 / 3f32.sqrt()).max(0.0).floor() as usize));
+}
+
+/// The spans of `kind`'s aperture ([`BlurKind::Disc`] or [`BlurKind::Hexagon`]; a Gaussian has
+/// none and gets the disc's).
+pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>) {
+    match kind {
+        BlurKind::Hexagon => hexagon_spans(radius, spans),
+        BlurKind::Disc | BlurKind::Gaussian => disc_spans(radius, spans),
+    }
+}
+
+/// The largest highlight bloom accepted.
+pub const MAX_BLOOM: f32 = 64.0;
 
 /// A normalised Gaussian kernel reaching 3σ each side (at least the centre tap).
 pub(crate) fn gaussian_kernel(sigma: f32, k: &mut Vec<f32>) {

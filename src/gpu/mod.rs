@@ -31,7 +31,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::blur::{disc_spans, gaussian_kernel, BlurKind};
+use crate::blur::{gaussian_kernel, BlurKind};
 use crate::color::{decode_lut, encode_lut};
 use crate::error::{Error, Result};
 use crate::frame::{FrameMut, FrameRef, PixelFormat};
@@ -410,7 +410,7 @@ impl Buffers {
             low_mask: Slot::new("model mask", STORAGE | DST),
             mask_params: Slot::new("mask params", UNIFORM | DST),
             mask_taps: Slot::new("mask taps", STORAGE | DST),
-            mask: Slot::new("mask", STORAGE),
+            mask: Slot::new("mask", STORAGE | DST),
             blur_params: Slot::new("blur params", UNIFORM | DST),
             low: Slot::new("blur low", STORAGE),
             shape: Slot::new("blur shape", STORAGE | DST),
@@ -710,18 +710,43 @@ impl GpuPixels {
         Ok(())
     }
 
+    /// Uploads a full-resolution mask made elsewhere (the CPU's refined mask) in place of the
+    /// upsample stage; it must have the uploaded frame's size.
+    pub fn set_mask(&mut self, mask: &Mask) -> Result<()> {
+        let f = self.shape()?;
+        if (mask.width(), mask.height()) != (f.width, f.height) {
+            return Err(Error::SizeMismatch {
+                what: "mask",
+                expected: crate::error::Dims(f.width, f.height),
+                actual: crate::error::Dims(mask.width(), mask.height()),
+            });
+        }
+        self.ensure(|b| &mut b.mask, f.width as u64 * f.height as u64 * 4);
+        self.scratch.clear();
+        self.scratch.extend(mask.data().iter().flat_map(|v| v.to_le_bytes()));
+        self.ctx.queue.write_buffer(self.bufs.mask.get()?, 0, &self.scratch);
+        Ok(())
+    }
+
     /// The blur stage: the uploaded frame's background (weighted by the upsampled mask) with a
     /// kernel of `radius` frame pixels, at the reduced resolution the CPU would use.
-    pub fn blur(&mut self, kind: BlurKind, radius: f32) -> Result<()> {
+    pub fn blur(&mut self, kind: BlurKind, radius: f32, bloom: f32) -> Result<()> {
         let f = self.shape()?;
         if !radius.is_finite() || radius < 0.0 {
             return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
         }
+        if !bloom.is_finite() || !(1.0..=crate::blur::MAX_BLOOM).contains(&bloom) {
+            return Err(Error::InvalidOption(format!(
+                "highlight bloom {bloom} is outside 1..={}",
+                crate::blur::MAX_BLOOM
+            )));
+        }
+        let bloom = if radius < 1.0 { 1.0 } else { bloom };
         let (factor, low_radius) = crate::blur::reduction(radius);
         let (lw, lh) = (f.width.div_ceil(factor as u32), f.height.div_ceil(factor as u32));
         let count = match kind {
-            BlurKind::Disc => {
-                disc_spans(low_radius, &mut self.spans);
+            BlurKind::Disc | BlurKind::Hexagon => {
+                crate::blur::aperture_spans(kind, low_radius, &mut self.spans);
                 self.scratch.clear();
                 self.scratch.extend(self.spans.iter().flat_map(|&s| (s as u32).to_le_bytes()));
                 self.spans.len()
@@ -751,7 +776,7 @@ impl GpuPixels {
             lw,
             lh,
             count as u32,
-            0,
+            bloom.to_bits(),
             0,
         ]);
         self.ensure(|b| &mut b.blur_params, params.len() as u64);
@@ -778,7 +803,7 @@ impl GpuPixels {
         let grid = groups_2d(lw, lh);
         self.dispatch(|k| &k.downsample, &down, grid);
         match kind {
-            BlurKind::Disc => self.dispatch(|k| &k.disc, &disc, grid),
+            BlurKind::Disc | BlurKind::Hexagon => self.dispatch(|k| &k.disc, &disc, grid),
             BlurKind::Gaussian => {
                 self.dispatch(|k| &k.gauss_h, &gh.ok_or_else(missing)?, grid);
                 self.dispatch(|k| &k.gauss_v, &gv.ok_or_else(missing)?, grid);

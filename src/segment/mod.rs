@@ -208,6 +208,11 @@ impl SegmenterSession {
     /// which variant and input size it is for.
     pub fn preprocess(&mut self, frame: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
         let variant_index = self.segmenter.pick(frame.width(), frame.height());
+        self.preprocess_for(frame, variant_index)
+    }
+
+    /// [`SegmenterSession::preprocess`] for a given variant.
+    fn preprocess_for(&mut self, frame: FrameRef<'_>, variant_index: usize) -> Result<(usize, (u32, u32))> {
         let spec = &self.segmenter.variants[variant_index].spec;
         let (mw, mh) = spec.size.for_frame(frame.width(), frame.height());
         let (mw_u, mh_u) = (mw as usize, mh as usize);
@@ -304,6 +309,13 @@ impl SegmenterSession {
     pub fn segment(&mut self, frame: FrameRef<'_>) -> Result<Mask> {
         let (variant, size) = self.preprocess(frame)?;
         self.infer(variant, size)
+    }
+
+    /// Like [`SegmenterSession::segment_into`] with the first (for the embedded models: the
+    /// square) variant whatever the frame's shape: crops of people are seen best by it.
+    pub(crate) fn segment_crop_into(&mut self, frame: FrameRef<'_>, mask: &mut Mask) -> Result<()> {
+        let (variant, size) = self.preprocess_for(frame, 0)?;
+        self.infer_into(variant, size, mask)
     }
 
     /// Like [`SegmenterSession::segment`], writing into `mask` (reusing its allocation).

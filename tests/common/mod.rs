@@ -58,3 +58,53 @@ pub fn iou(pred: &[u8], truth: &[u8]) -> f64 {
         inter as f64 / union as f64
     }
 }
+
+/// Boundary F-measure of two masks thresholded at 0.5 (`score.py`'s rule): a boundary pixel is
+/// a person pixel with a background pixel in its 3×3 neighbourhood (the image border does not
+/// count); a predicted boundary pixel is a hit when a true one lies within `band` pixels
+/// (Chebyshev), and the other way round; F = 2PR / (P + R). Both without boundary score 1.
+pub fn boundary_f(pred: &[u8], truth: &[u8], width: usize, band: usize) -> f64 {
+    let (p, t) = (boundary(pred, width), boundary(truth, width));
+    let (np, nt) = (p.iter().filter(|&&b| b).count(), t.iter().filter(|&&b| b).count());
+    match (np, nt) {
+        (0, 0) => return 1.0,
+        (0, _) | (_, 0) => return 0.0,
+        _ => {}
+    }
+    let (pd, td) = (dilate(&p, width, band), dilate(&t, width, band));
+    let precision = p.iter().zip(&td).filter(|(a, b)| **a && **b).count() as f64 / np as f64;
+    let recall = t.iter().zip(&pd).filter(|(a, b)| **a && **b).count() as f64 / nt as f64;
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
+fn boundary(mask: &[u8], width: usize) -> Vec<bool> {
+    let on: Vec<bool> = mask.iter().map(|&v| v >= 128).collect();
+    // Eroding with a 3×3 square is dilating the background; outside the image counts as person.
+    let background: Vec<bool> = on.iter().map(|&v| !v).collect();
+    let grown = dilate(&background, width, 1);
+    on.iter().zip(&grown).map(|(&m, &g)| m && g).collect()
+}
+
+/// Binary dilation with a `(2r+1)²` square, clipped at the image border.
+fn dilate(a: &[bool], width: usize, r: usize) -> Vec<bool> {
+    let height = a.len() / width;
+    let mut rows = vec![false; a.len()];
+    for y in 0..height {
+        for x in 0..width {
+            let (lo, hi) = (x.saturating_sub(r), (x + r).min(width - 1));
+            rows[y * width + x] = a[y * width + lo..=y * width + hi].iter().any(|&v| v);
+        }
+    }
+    let mut out = vec![false; a.len()];
+    for y in 0..height {
+        let (lo, hi) = (y.saturating_sub(r), (y + r).min(height - 1));
+        for x in 0..width {
+            out[y * width + x] = (lo..=hi).any(|yy| rows[yy * width + x]);
+        }
+    }
+    out
+}

@@ -1,0 +1,405 @@
+//! Edge-aware mask refinement: the frame itself decides where the mask's edges go.
+//!
+//! The model sees the frame at 256 pixels across, so its mask, upsampled, has soft, blobby edges
+//! that ignore the picture: a shoulder's outline drifts a few pixels into the wall, hair is
+//! either cut off or a grey cloud. [`Refine`] fixes that with a **fast guided filter** (He & Sun,
+//! "Fast Guided Filter", 2015) using the full-resolution frame as the guide:
+//!
+//! * Within every window, the refined mask is modelled as a linear function of the frame's colour,
+//!   `q = a·I + b` (`a` a 3-vector, colour guide). Least squares over the window with a ridge term
+//!   `eps` gives `a = (Σ_I + eps·1)⁻¹ cov(I, p)` and `b = mean(p) − a·mean(I)`. Where the window
+//!   holds one flat colour, `a ≈ 0` and the mask is just smoothed; where an edge in the frame
+//!   crosses it, the mask's transition snaps onto that edge — soft where the picture is soft
+//!   (hair against sky), sharp where it is sharp.
+//! * **Fast**: `a` and `b` vary slowly, so they are computed on a copy of the guide and mask
+//!   box-averaged by an integer factor `s` (≈ radius / 4) and upsampled bilinearly; only the final
+//!   `q = a·I + b` touches every pixel. The window sums are running sums (cost independent of the
+//!   radius), everything is parallel over rows, and the buffers are reused between frames.
+//! * The guide is the frame's sRGB values over 255 (what the model saw), not linear light: edges
+//!   are judged as the eye sees them.
+//!
+//! After the filter, a **threshold/feather** ramp turns the soft mask into a harder or softer one:
+//! `m' = clamp((q − threshold) / feather + ½, 0, 1)`. The defaults (0.5, 1.0) leave the guided
+//! result as it is; a smaller feather gives crisper edges.
+//!
+//! Measured on `../shared/testdata/photos` (see `BENCHMARKS.md`): the refinement moves the mask's
+//! edges onto the picture's, raising boundary F; together with the photo detail passes
+//! ([`crate::Options::detail_passes`]) it takes the selfie model past MediaPipe's own numbers.
+
+use rayon::prelude::*;
+
+use crate::blur::{upsample_tap, upsample_taps, Tap};
+use crate::error::{Error, Result};
+use crate::frame::FrameRef;
+use crate::mask::Mask;
+use crate::temporal::Temporal;
+
+/// Edge-aware refinement settings (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Refine {
+    /// Guided-filter window radius as a fraction of the frame's diagonal (`0` turns the guided
+    /// filter off and leaves only the threshold/feather ramp).
+    pub radius: f32,
+    /// Regularisation: how strong an edge in the frame must be to steer the mask (variance of
+    /// the guide, on 0..1 values). Smaller follows fainter edges.
+    pub eps: f32,
+    /// Mask value that maps to ½ in the ramp.
+    pub threshold: f32,
+    /// Width of the ramp around the threshold: 1 keeps the mask's softness, smaller is crisper.
+    pub feather: f32,
+}
+
+impl Default for Refine {
+    fn default() -> Self {
+        Refine { radius: Self::DEFAULT_RADIUS, eps: Self::DEFAULT_EPS, threshold: 0.5, feather: 1.0 }
+    }
+}
+
+impl Refine {
+    /// Default window radius: 1% of the diagonal (8 pixels on a 640×480 photo, 15 at 720p).
+    pub const DEFAULT_RADIUS: f32 = 0.01;
+    /// Default regularisation.
+    pub const DEFAULT_EPS: f32 = 1e-4;
+
+    /// Sets the threshold and feather of the ramp.
+    pub fn with_ramp(mut self, threshold: f32, feather: f32) -> Self {
+        self.threshold = threshold;
+        self.feather = feather;
+        self
+    }
+
+    /// Sets the guided-filter radius (fraction of the diagonal) and regularisation.
+    pub fn with_guided(mut self, radius: f32, eps: f32) -> Self {
+        self.radius = radius;
+        self.eps = eps;
+        self
+    }
+
+    /// Checks the values are usable.
+    pub fn validate(&self) -> Result<()> {
+        let ok = |v: f32, lo: f32, hi: f32| v.is_finite() && v >= lo && v <= hi;
+        if !ok(self.radius, 0.0, 0.1) {
+            return Err(Error::InvalidOption(format!("refine radius {} is outside 0..=0.1", self.radius)));
+        }
+        if !ok(self.eps, 1e-8, 1.0) {
+            return Err(Error::InvalidOption(format!("refine eps {} is outside 1e-8..=1", self.eps)));
+        }
+        if !ok(self.threshold, 0.0, 1.0) {
+            return Err(Error::InvalidOption(format!("refine threshold {} is outside 0..=1", self.threshold)));
+        }
+        if !ok(self.feather, 0.01, 1.0) {
+            return Err(Error::InvalidOption(format!("refine feather {} is outside 0.01..=1", self.feather)));
+        }
+        Ok(())
+    }
+
+    /// Window radius in frame pixels for a `width × height` frame.
+    pub fn radius_for(&self, width: u32, height: u32) -> f32 {
+        self.radius * (width as f32).hypot(height as f32)
+    }
+}
+
+/// Per-pixel sums the guided filter needs, at the reduced resolution.
+const CH: usize = 13; // I (3), p, I·p (3), I·Iᵀ upper triangle (6)
+
+/// Scratch buffers of the refinement, reused between frames.
+#[derive(Debug, Default)]
+pub(crate) struct Refiner {
+    stats: Vec<[f32; CH]>,
+    tmp: Vec<[f32; CH]>,
+    coef: Vec<[f32; 4]>,
+    coef_tmp: Vec<[f32; 4]>,
+    /// `coef` interpolated vertically to every frame row (frame height × low width).
+    rows: Vec<[f32; 4]>,
+    /// Horizontal taps from frame columns into `coef` columns.
+    cols: Vec<Tap>,
+    /// The last frame's window coefficients and window mask means, for temporal smoothing.
+    prev: Vec<[f32; 5]>,
+}
+
+impl Refiner {
+    /// Forgets the last frame (after a cut, or when smoothing is turned off).
+    pub(crate) fn reset(&mut self) {
+        self.prev.clear();
+    }
+
+    /// Refines `mask` (frame size) in place with `frame` as the guide. With `temporal`, the
+    /// window coefficients are smoothed over time like the mask ([`Temporal`]): the guide's noise
+    /// would otherwise make the refined edges shimmer from frame to frame.
+    pub(crate) fn apply(
+        &mut self,
+        frame: FrameRef<'_>,
+        mask: &mut Mask,
+        refine: &Refine,
+        temporal: Option<&Temporal>,
+    ) -> Result<()> {
+        refine.validate()?;
+        let (w, h) = (frame.width() as usize, frame.height() as usize);
+        if mask.width() as usize != w || mask.height() as usize != h {
+            return Err(Error::SizeMismatch {
+                what: "mask",
+                expected: crate::error::Dims(frame.width(), frame.height()),
+                actual: crate::error::Dims(mask.width(), mask.height()),
+            });
+        }
+        let radius = refine.radius_for(frame.width(), frame.height());
+        if radius >= 1.0 {
+            let factor = ((radius / 4.0).round() as usize).max(1);
+            let low_radius = ((radius / factor as f32).round() as usize).max(1);
+            self.guided(frame, mask, factor, low_radius, refine.eps, temporal);
+        }
+        if refine.threshold != 0.5 || refine.feather < 1.0 {
+            let (t, inv) = (refine.threshold, 1.0 / refine.feather);
+            mask.data_mut().par_iter_mut().for_each(|v| *v = ((*v - t) * inv + 0.5).clamp(0.0, 1.0));
+        }
+        Ok(())
+    }
+
+    fn guided(
+        &mut self,
+        frame: FrameRef<'_>,
+        mask: &mut Mask,
+        factor: usize,
+        radius: usize,
+        eps: f32,
+        temporal: Option<&Temporal>,
+    ) {
+        let (fw, fh) = (frame.width() as usize, frame.height() as usize);
+        let (lw, lh) = (fw.div_ceil(factor), fh.div_ceil(factor));
+        let bpp = frame.format().bytes_per_pixel();
+        let offsets = frame.format().rgb_offsets();
+        // 1. Box-average guide and mask by `factor`, then form the products.
+        self.stats.clear();
+        self.stats.resize(lw * lh, [0.0; CH]);
+        let m = mask.data();
+        self.stats.par_chunks_mut(lw).enumerate().for_each(|(ly, out)| {
+            let (y0, y1) = (ly * factor, ((ly + 1) * factor).min(fh));
+            for (lx, o) in out.iter_mut().enumerate() {
+                let (x0, x1) = (lx * factor, ((lx + 1) * factor).min(fw));
+                let mut a = [0.0f32; 4];
+                for y in y0..y1 {
+                    let row = &frame.row(y as u32)[x0 * bpp..x1 * bpp];
+                    for (px, &mv) in row.chunks_exact(bpp).zip(&m[y * fw + x0..y * fw + x1]) {
+                        for c in 0..3 {
+                            a[c] += px[offsets[c]] as f32;
+                        }
+                        a[3] += mv;
+                    }
+                }
+                let n = ((y1 - y0) * (x1 - x0)) as f32;
+                let (i, p) = ([a[0] / (255.0 * n), a[1] / (255.0 * n), a[2] / (255.0 * n)], a[3] / n);
+                *o = [
+                    i[0],
+                    i[1],
+                    i[2],
+                    p,
+                    i[0] * p,
+                    i[1] * p,
+                    i[2] * p,
+                    i[0] * i[0],
+                    i[0] * i[1],
+                    i[0] * i[2],
+                    i[1] * i[1],
+                    i[1] * i[2],
+                    i[2] * i[2],
+                ];
+            }
+        });
+        // 2. Window means of all of them.
+        box_mean(&mut self.stats, &mut self.tmp, lw, lh, radius);
+        // 3. Per-window linear coefficients.
+        self.coef.clear();
+        self.coef.resize(lw * lh, [0.0; 4]);
+        self.coef.par_iter_mut().zip(&self.stats).for_each(|(c, s)| *c = solve(s, eps));
+        // 4. Averaged over the windows that cover each pixel.
+        box_mean(&mut self.coef, &mut self.coef_tmp, lw, lh, radius);
+        // 4b. Smoothed over time where the mask did not change much.
+        match temporal {
+            Some(t) if self.prev.len() == lw * lh => {
+                let (min_w, inv_full) = (t.min_weight, 1.0 / t.full_change);
+                self.coef.par_iter_mut().zip(&mut self.prev).zip(&self.stats).for_each(|((c, prev), s)| {
+                    let w = ((s[3] - prev[4]).abs() * inv_full).clamp(min_w, 1.0);
+                    for k in 0..4 {
+                        c[k] = prev[k] + w * (c[k] - prev[k]);
+                    }
+                    *prev = [c[0], c[1], c[2], c[3], s[3]];
+                });
+            }
+            Some(_) => {
+                self.prev.clear();
+                self.prev.extend(self.coef.iter().zip(&self.stats).map(|(c, s)| [c[0], c[1], c[2], c[3], s[3]]));
+            }
+            None => self.prev.clear(),
+        }
+        // 5. q = a·I + b at full resolution, a and b bilinear between reduced-resolution samples.
+        self.cols.clear();
+        self.cols.extend(upsample_taps(lw, fw, factor));
+        self.rows.clear();
+        self.rows.resize(fh * lw, [0.0; 4]);
+        let coef = &self.coef;
+        self.rows.par_chunks_mut(lw).enumerate().for_each(|(y, out)| {
+            let tap = upsample_tap(lh, factor, y);
+            let (r0, r1) = (&coef[tap.i0 * lw..(tap.i0 + 1) * lw], &coef[tap.i1 * lw..(tap.i1 + 1) * lw]);
+            for ((o, a), b) in out.iter_mut().zip(r0).zip(r1) {
+                *o = std::array::from_fn(|c| a[c] + (b[c] - a[c]) * tap.t);
+            }
+        });
+        let (rows, cols) = (&self.rows, &self.cols);
+        mask.data_mut().par_chunks_mut(fw).enumerate().for_each(|(y, out)| {
+            let row = frame.row(y as u32);
+            let crow = &rows[y * lw..(y + 1) * lw];
+            for ((o, px), tap) in out.iter_mut().zip(row.chunks_exact(bpp)).zip(cols) {
+                let (a, b) = (crow[tap.i0], crow[tap.i1]);
+                let k: [f32; 4] = std::array::from_fn(|c| a[c] + (b[c] - a[c]) * tap.t);
+                let s = 1.0 / 255.0;
+                let q = k[0] * px[offsets[0]] as f32 * s
+                    + k[1] * px[offsets[1]] as f32 * s
+                    + k[2] * px[offsets[2]] as f32 * s
+                    + k[3];
+                *o = q.clamp(0.0, 1.0);
+            }
+        });
+    }
+}
+
+/// `a` (3) and `b` of one window from its means: `(Σ + eps·1) a = cov(I, p)`, `b = p̄ − a·Ī`.
+fn solve(s: &[f32; CH], eps: f32) -> [f32; 4] {
+    let (i, p) = ([s[0], s[1], s[2]], s[3]);
+    let cov = [s[4] - i[0] * p, s[5] - i[1] * p, s[6] - i[2] * p];
+    let (rr, rg, rb) = (s[7] - i[0] * i[0] + eps, s[8] - i[0] * i[1], s[9] - i[0] * i[2]);
+    let (gg, gb, bb) = (s[10] - i[1] * i[1] + eps, s[11] - i[1] * i[2], s[12] - i[2] * i[2] + eps);
+    // Symmetric 3×3 inverse by cofactors.
+    let c00 = gg * bb - gb * gb;
+    let c01 = rb * gb - rg * bb;
+    let c02 = rg * gb - rb * gg;
+    let c11 = rr * bb - rb * rb;
+    let c12 = rb * rg - rr * gb;
+    let c22 = rr * gg - rg * rg;
+    let det = rr * c00 + rg * c01 + rb * c02;
+    if det.is_nan() || det.abs() <= 1e-20 {
+        return [0.0, 0.0, 0.0, p];
+    }
+    let inv = 1.0 / det;
+    let a = [
+        (c00 * cov[0] + c01 * cov[1] + c02 * cov[2]) * inv,
+        (c01 * cov[0] + c11 * cov[1] + c12 * cov[2]) * inv,
+        (c02 * cov[0] + c12 * cov[1] + c22 * cov[2]) * inv,
+    ];
+    [a[0], a[1], a[2], p - a[0] * i[0] - a[1] * i[1] - a[2] * i[2]]
+}
+
+/// Mean over the `(2r+1)²` window clipped to the image, in place (`tmp` is scratch): running sums
+/// along rows, then a direct sum over the window's rows.
+fn box_mean<const N: usize>(data: &mut [[f32; N]], tmp: &mut Vec<[f32; N]>, w: usize, h: usize, r: usize) {
+    tmp.clear();
+    tmp.resize(w * h, [0.0; N]);
+    tmp.par_chunks_mut(w).zip(data.par_chunks(w)).for_each(|(out, row)| running_mean(row, out, r));
+    // Columns: each output row sums the `2r + 1` rows around it (r is a few pixels at the
+    // reduced resolution, and whole rows keep the access sequential).
+    let tmp_ref = &*tmp;
+    data.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+        let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
+        let inv = 1.0 / (hi - lo + 1) as f32;
+        out.fill([0.0; N]);
+        for yy in lo..=hi {
+            for (o, v) in out.iter_mut().zip(&tmp_ref[yy * w..(yy + 1) * w]) {
+                for c in 0..N {
+                    o[c] += v[c];
+                }
+            }
+        }
+        out.iter_mut().for_each(|o| o.iter_mut().for_each(|v| *v *= inv));
+    });
+}
+
+/// Running mean of radius `r` along one row (window clipped at the ends).
+fn running_mean<const N: usize>(row: &[[f32; N]], out: &mut [[f32; N]], r: usize) {
+    let n = row.len();
+    let mut acc = [0.0f32; N];
+    for v in row.iter().take(r.min(n - 1) + 1) {
+        for c in 0..N {
+            acc[c] += v[c];
+        }
+    }
+    for x in 0..n {
+        let (lo, hi) = (x.saturating_sub(r), (x + r).min(n - 1));
+        let inv = 1.0 / (hi - lo + 1) as f32;
+        out[x] = std::array::from_fn(|c| acc[c] * inv);
+        if x + r + 1 < n {
+            let v = row[x + r + 1];
+            for c in 0..N {
+                acc[c] += v[c];
+            }
+        }
+        if x >= r {
+            let v = row[x - r];
+            for c in 0..N {
+                acc[c] -= v[c];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Frame, PixelFormat};
+
+    /// A frame whose left part is dark and right part bright, with a mask whose soft edge sits
+    /// a few pixels off the picture's edge: the refined mask's 0.5 crossing moves onto the edge.
+    #[test]
+    fn mask_edge_snaps_to_the_picture_edge() {
+        let (w, h, edge) = (120u32, 40u32, 60usize);
+        let mut px = vec![0u8; (w * h * 3) as usize];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let v = if x < edge { 40 } else { 210 };
+                px[(y * w as usize + x) * 3..][..3].copy_from_slice(&[v, v / 2, v]);
+            }
+        }
+        let frame = Frame::from_vec(px, w, h, PixelFormat::Rgb8).expect("frame");
+        // Person on the right; the model's soft edge is centred 4 pixels left of the real one.
+        let data = (0..h as usize)
+            .flat_map(|_| (0..w as usize).map(|x| (((x as f32 - (edge as f32 - 4.0)) / 3.0).tanh() + 1.0) / 2.0))
+            .collect();
+        let mut mask = Mask::from_vec(data, w, h).expect("mask");
+        let row = |m: &Mask| m.data()[20 * w as usize..21 * w as usize].to_vec();
+        let crossing = |r: &[f32], level: f32| r.iter().position(|&v| v >= level).unwrap_or(r.len());
+        let before = row(&mask);
+        assert_eq!(crossing(&before, 0.5), edge - 4);
+        let refine = Refine::default().with_guided(0.05, 1e-4);
+        Refiner::default().apply(frame.as_ref(), &mut mask, &refine, None).expect("refine");
+        let after = row(&mask);
+        let step = |r: &[f32], x: usize| r[x] - r[x - 1];
+        let biggest = |r: &[f32]| (1..r.len()).max_by(|&a, &b| step(r, a).total_cmp(&step(r, b))).unwrap_or(0);
+        eprintln!(
+            "0.5 crossing {} -> {}; biggest step {:.2} at {} -> {:.2} at {}",
+            edge - 4,
+            crossing(&after, 0.5),
+            step(&before, biggest(&before)),
+            biggest(&before),
+            step(&after, biggest(&after)),
+            biggest(&after)
+        );
+        assert!((edge - 2..=edge).contains(&crossing(&after, 0.5)), "the 0.5 crossing moved onto the picture's edge");
+        assert_eq!(biggest(&after), edge, "the mask's sharpest change is at the picture's edge");
+        assert!(step(&after, edge) > 0.3 && step(&before, biggest(&before)) < 0.2, "and it is a real step");
+        // Flat regions keep their (smoothed) values: far left background, far right person.
+        let row = &mask.data()[20 * w as usize..21 * w as usize];
+        assert!(row[5] < 0.05 && row[115] > 0.95, "{} {}", row[5], row[115]);
+    }
+
+    #[test]
+    fn ramp_sharpens_and_bad_values_are_refused() {
+        let frame = Frame::new(4, 1, PixelFormat::Rgb8).expect("frame");
+        let mut mask = Mask::from_vec(vec![0.3, 0.45, 0.55, 0.7], 4, 1).expect("mask");
+        let refine = Refine::default().with_guided(0.0, 1e-4).with_ramp(0.5, 0.2);
+        Refiner::default().apply(frame.as_ref(), &mut mask, &refine, None).expect("refine");
+        let got: Vec<f32> = mask.data().iter().map(|v| (v * 100.0).round() / 100.0).collect();
+        assert_eq!(got, [0.0, 0.25, 0.75, 1.0]);
+        for bad in [Refine::default().with_ramp(0.5, 0.0), Refine::default().with_guided(f32::NAN, 1e-4)] {
+            assert!(matches!(bad.validate(), Err(Error::InvalidOption(_))));
+        }
+    }
+}
