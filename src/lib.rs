@@ -66,7 +66,7 @@ pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;
 pub use pipeline::{Backend, Mode, Options, Pipeline, StageTimings};
-pub use refine::Refine;
+pub use refine::{Refine, Refiner};
 pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Segmenter, SegmenterSession, SELFIE_LANDSCAPE_ONNX,
     SELFIE_SQUARE_ONNX,

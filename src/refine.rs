@@ -100,12 +100,17 @@ impl Refine {
     }
 }
 
+/// Window radius at the reduced resolution the coefficients are computed at: the reduction
+/// factor is the full-resolution radius over this.
+const LOW_RADIUS: f32 = 2.0;
+
 /// Per-pixel sums the guided filter needs, at the reduced resolution.
 const CH: usize = 13; // I (3), p, I·p (3), I·Iᵀ upper triangle (6)
 
-/// Scratch buffers of the refinement, reused between frames.
+/// The refinement stage with its scratch buffers, reused between frames (the [`crate::Pipeline`]
+/// owns one; this is for callers with masks of their own, and for benchmarks).
 #[derive(Debug, Default)]
-pub(crate) struct Refiner {
+pub struct Refiner {
     stats: Vec<[f32; CH]>,
     tmp: Vec<[f32; CH]>,
     coef: Vec<[f32; 4]>,
@@ -114,11 +119,23 @@ pub(crate) struct Refiner {
     rows: Vec<[f32; 4]>,
     /// Horizontal taps from frame columns into `coef` columns.
     cols: Vec<Tap>,
+    /// Runs of frame columns between the same two `coef` columns: `(start, end)`.
+    runs: Vec<(usize, usize)>,
     /// The last frame's window coefficients and window mask means, for temporal smoothing.
     prev: Vec<[f32; 5]>,
 }
 
 impl Refiner {
+    /// An empty refiner (buffers grow on first use).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refines `mask`, which must have `frame`'s size, in place with `frame` as the guide.
+    pub fn refine(&mut self, frame: FrameRef<'_>, mask: &mut Mask, refine: &Refine) -> Result<()> {
+        self.apply(frame, mask, refine, None)
+    }
+
     /// Forgets the last frame (after a cut, or when smoothing is turned off).
     pub(crate) fn reset(&mut self) {
         self.prev.clear();
@@ -145,7 +162,7 @@ impl Refiner {
         }
         let radius = refine.radius_for(frame.width(), frame.height());
         if radius >= 1.0 {
-            let factor = ((radius / 4.0).round() as usize).max(1);
+            let factor = ((radius / LOW_RADIUS).round() as usize).max(1);
             let low_radius = ((radius / factor as f32).round() as usize).max(1);
             self.guided(frame, mask, factor, low_radius, refine.eps, temporal);
         }
@@ -174,21 +191,20 @@ impl Refiner {
         self.stats.resize(lw * lh, [0.0; CH]);
         let m = mask.data();
         self.stats.par_chunks_mut(lw).enumerate().for_each(|(ly, out)| {
+            // Sums of the block's guide and mask in the first four fields, row by row.
             let (y0, y1) = (ly * factor, ((ly + 1) * factor).min(fh));
-            for (lx, o) in out.iter_mut().enumerate() {
-                let (x0, x1) = (lx * factor, ((lx + 1) * factor).min(fw));
-                let mut a = [0.0f32; 4];
-                for y in y0..y1 {
-                    let row = &frame.row(y as u32)[x0 * bpp..x1 * bpp];
-                    for (px, &mv) in row.chunks_exact(bpp).zip(&m[y * fw + x0..y * fw + x1]) {
-                        for c in 0..3 {
-                            a[c] += px[offsets[c]] as f32;
-                        }
-                        a[3] += mv;
-                    }
+            for y in y0..y1 {
+                let (row, mrow) = (frame.row(y as u32), &m[y * fw..(y + 1) * fw]);
+                match bpp {
+                    1 => block_sums::<1>(out, row, mrow, factor, offsets),
+                    3 => block_sums::<3>(out, row, mrow, factor, offsets),
+                    _ => block_sums::<4>(out, row, mrow, factor, offsets),
                 }
-                let n = ((y1 - y0) * (x1 - x0)) as f32;
-                let (i, p) = ([a[0] / (255.0 * n), a[1] / (255.0 * n), a[2] / (255.0 * n)], a[3] / n);
+            }
+            for (lx, o) in out.iter_mut().enumerate() {
+                let n = ((y1 - y0) * (((lx + 1) * factor).min(fw) - lx * factor)) as f32;
+                let (s, inv) = (1.0 / (255.0 * n), 1.0 / n);
+                let (i, p) = ([o[0] * s, o[1] * s, o[2] * s], o[3] * inv);
                 *o = [
                     i[0],
                     i[1],
@@ -245,21 +261,77 @@ impl Refiner {
                 *o = std::array::from_fn(|c| a[c] + (b[c] - a[c]) * tap.t);
             }
         });
-        let (rows, cols) = (&self.rows, &self.cols);
+        // Frame columns come in runs that interpolate between the same two coefficient samples:
+        // the inner loop then has no gathers and the coefficients' slopes are per run.
+        self.runs.clear();
+        let mut start = 0;
+        for x in 1..=fw {
+            if x == fw || (self.cols[x].i0, self.cols[x].i1) != (self.cols[start].i0, self.cols[start].i1) {
+                self.runs.push((start, x));
+                start = x;
+            }
+        }
+        let (rows, cols, runs) = (&self.rows, &self.cols, &self.runs);
         mask.data_mut().par_chunks_mut(fw).enumerate().for_each(|(y, out)| {
-            let row = frame.row(y as u32);
-            let crow = &rows[y * lw..(y + 1) * lw];
-            for ((o, px), tap) in out.iter_mut().zip(row.chunks_exact(bpp)).zip(cols) {
-                let (a, b) = (crow[tap.i0], crow[tap.i1]);
-                let k: [f32; 4] = std::array::from_fn(|c| a[c] + (b[c] - a[c]) * tap.t);
-                let s = 1.0 / 255.0;
-                let q = k[0] * px[offsets[0]] as f32 * s
-                    + k[1] * px[offsets[1]] as f32 * s
-                    + k[2] * px[offsets[2]] as f32 * s
-                    + k[3];
-                *o = q.clamp(0.0, 1.0);
+            let (row, crow) = (frame.row(y as u32), &rows[y * lw..(y + 1) * lw]);
+            // The pixel size as a constant lets the compiler unroll and vectorise the inner loop.
+            match bpp {
+                1 => apply_row::<1>(out, row, crow, cols, runs, offsets),
+                3 => apply_row::<3>(out, row, crow, cols, runs, offsets),
+                _ => apply_row::<4>(out, row, crow, cols, runs, offsets),
             }
         });
+    }
+}
+
+/// Adds one frame row's guide and mask to the sums of its `factor`-wide blocks (fields 0..4).
+fn block_sums<const BPP: usize>(
+    out: &mut [[f32; CH]],
+    row: &[u8],
+    mrow: &[f32],
+    factor: usize,
+    [ro, go, bo]: [usize; 3],
+) {
+    for (o, (pixels, weights)) in out.iter_mut().zip(row.chunks(factor * BPP).zip(mrow.chunks(factor))) {
+        let (mut r, mut g, mut b, mut p) = (0u32, 0u32, 0u32, 0.0f32);
+        for (px, &mv) in pixels.chunks_exact(BPP).zip(weights) {
+            r += px[ro] as u32;
+            g += px[go] as u32;
+            b += px[bo] as u32;
+            p += mv;
+        }
+        o[0] += r as f32;
+        o[1] += g as f32;
+        o[2] += b as f32;
+        o[3] += p;
+    }
+}
+
+/// `q = a·I + b` for one frame row: `crow` holds the coefficients interpolated to this row at the
+/// reduced columns, `cols` the horizontal taps and `runs` the spans of columns sharing two samples.
+fn apply_row<const BPP: usize>(
+    out: &mut [f32],
+    row: &[u8],
+    crow: &[[f32; 4]],
+    cols: &[Tap],
+    runs: &[(usize, usize)],
+    [ro, go, bo]: [usize; 3],
+) {
+    for &(x0, x1) in runs {
+        let (a, b) = (crow[cols[x0].i0], crow[cols[x0].i1]);
+        // Coefficients over 255 so the pixel codes need no scaling.
+        let s = 1.0 / 255.0;
+        let a = [a[0] * s, a[1] * s, a[2] * s, a[3]];
+        let d = [b[0] * s - a[0], b[1] * s - a[1], b[2] * s - a[2], b[3] - a[3]];
+        let pixels = row[x0 * BPP..x1 * BPP].chunks_exact(BPP);
+        for ((o, px), tap) in out[x0..x1].iter_mut().zip(pixels).zip(&cols[x0..x1]) {
+            let t = tap.t;
+            let q = (a[0] + d[0] * t) * px[ro] as f32
+                + (a[1] + d[1] * t) * px[go] as f32
+                + (a[2] + d[2] * t) * px[bo] as f32
+                + (a[3] + d[3] * t);
+            *o = q.clamp(0.0, 1.0);
+        }
     }
 }
 
