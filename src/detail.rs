@@ -41,6 +41,8 @@ pub(crate) struct Rect {
 pub(crate) struct Detail {
     labels: Vec<u32>,
     stack: Vec<usize>,
+    members: Vec<usize>,
+    boxes: Vec<Rect>,
     rects: Vec<Rect>,
     low: Mask,
     crop: Mask,
@@ -78,29 +80,84 @@ impl Detail {
         Ok(crops)
     }
 
+    /// Combines a matting model's alpha (`matte`, frame size) with the selfie model's `mask`
+    /// into `mask`: the matte wherever it found the person, and the selfie mask for each person
+    /// region the matte missed (less than half of the region's pixels at `≥ 0.5` in the matte).
+    /// Matting models draw better edges and hair; the selfie model finds more people (crowds,
+    /// people far away), so this keeps the best of both.
+    pub(crate) fn combine_matte(&mut self, mask: &mut Mask, matte: &Mask) {
+        self.label(mask, 0.0, 1.0);
+        let w = mask.width() as usize;
+        let mut missed = vec![false; self.boxes.len()];
+        for (i, b) in self.boxes.iter().enumerate() {
+            let (mut inside, mut found) = (0usize, 0usize);
+            for y in b.y0..b.y1 {
+                for x in b.x0..b.x1 {
+                    if self.labels[y * w + x] == i as u32 + 1 {
+                        inside += 1;
+                        found += (matte.data()[y * w + x] >= 0.5) as usize;
+                    }
+                }
+            }
+            missed[i] = found * 2 < inside;
+        }
+        // Outside the missed regions' boxes, the matte; inside, the larger of the two.
+        let mut keep = vec![false; mask.data().len()];
+        for (b, _) in self.boxes.iter().zip(&missed).filter(|(_, m)| **m) {
+            for y in b.y0..b.y1 {
+                keep[y * w + b.x0..y * w + b.x1].fill(true);
+            }
+        }
+        for ((m, &a), &k) in mask.data_mut().iter_mut().zip(matte.data()).zip(&keep) {
+            *m = if k { m.max(a) } else { a };
+        }
+    }
+
     /// Fills `self.rects` with the crop of every region worth a closer look.
     fn find_regions(&mut self, mask: &Mask) {
+        self.label(mask, MIN_AREA, MAX_AREA);
+        let (w, h) = (mask.width() as usize, mask.height() as usize);
+        self.rects.clear();
+        for b in &self.boxes {
+            let (bw, bh) = (b.x1 - b.x0, b.y1 - b.y0);
+            let (mx, my) = ((MARGIN * bw as f64) as usize, (MARGIN * bh as f64) as usize);
+            self.rects.push(Rect {
+                x0: b.x0.saturating_sub(mx),
+                y0: b.y0.saturating_sub(my),
+                x1: (b.x1 + mx).min(w),
+                y1: (b.y1 + my).min(h),
+            });
+        }
+    }
+
+    /// Labels the 4-connected regions of `mask ≥ 0.5`: `boxes` gets the bounding box of each
+    /// region whose box covers a fraction of the frame within `min_area..=max_area`, and its
+    /// pixels in `labels` get 1 + its index there (0: not person; `u32::MAX - 1`: a region
+    /// outside the size range).
+    fn label(&mut self, mask: &Mask, min_area: f64, max_area: f64) {
         let (w, h) = (mask.width() as usize, mask.height() as usize);
         let m = mask.data();
         self.labels.clear();
         self.labels.resize(w * h, 0);
-        self.rects.clear();
+        self.boxes.clear();
         let frame_area = (w * h) as f64;
-        let mut next = 0u32;
         for start in 0..w * h {
             if m[start] < 0.5 || self.labels[start] != 0 {
                 continue;
             }
-            next += 1;
-            self.labels[start] = next;
+            // Provisional label past any real one; renumbered below when the region is kept.
+            let tag = u32::MAX;
+            self.labels[start] = tag;
             self.stack.push(start);
+            self.members.clear();
             let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
             while let Some(i) = self.stack.pop() {
+                self.members.push(i);
                 let (x, y) = (i % w, i / w);
                 (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
                 let mut visit = |j: usize| {
                     if m[j] >= 0.5 && self.labels[j] == 0 {
-                        self.labels[j] = next;
+                        self.labels[j] = tag;
                         self.stack.push(j);
                     }
                 };
@@ -117,18 +174,17 @@ impl Detail {
                     visit(i + w);
                 }
             }
-            let (bw, bh) = (x1 - x0, y1 - y0);
-            let area = (bw * bh) as f64 / frame_area;
-            if !(MIN_AREA..=MAX_AREA).contains(&area) {
-                continue;
+            let area = ((x1 - x0) * (y1 - y0)) as f64 / frame_area;
+            // Kept regions get their number; the others a label that matches no box.
+            let label = if (min_area..=max_area).contains(&area) {
+                self.boxes.push(Rect { x0, y0, x1, y1 });
+                self.boxes.len() as u32
+            } else {
+                u32::MAX - 1
+            };
+            for &i in &self.members {
+                self.labels[i] = label;
             }
-            let (mx, my) = ((MARGIN * bw as f64) as usize, (MARGIN * bh as f64) as usize);
-            self.rects.push(Rect {
-                x0: x0.saturating_sub(mx),
-                y0: y0.saturating_sub(my),
-                x1: (x1 + mx).min(w),
-                y1: (y1 + my).min(h),
-            });
         }
     }
 }

@@ -273,6 +273,8 @@ pub struct Pipeline {
     resampler: Resampler,
     refiner: Refiner,
     detail: Detail,
+    /// The high-quality matting model's session and its last mask, when set.
+    matting: Option<(SegmenterSession, Mask, Mask)>,
     blurred: BlurredBackground,
     /// The replacement background fitted to the last frame size, in linear RGB.
     fitted: Option<FittedBackground>,
@@ -319,6 +321,7 @@ impl Pipeline {
             resampler: Resampler::default(),
             refiner: Refiner::default(),
             detail: Detail::default(),
+            matting: None,
             blurred: BlurredBackground::default(),
             fitted: None,
             temporal: TemporalFilter::default(),
@@ -409,6 +412,20 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// Adds (or with `None` removes) a high-quality matting model, e.g. MODNet
+    /// ([`ModelSpec::modnet`](crate::ModelSpec::modnet)), for photos: after the main model (and its
+    /// detail passes and refinement), the matting model runs on the whole frame, and its alpha
+    /// replaces the mask wherever it found the person; people it missed keep the main model's
+    /// mask. About a second per photo on a laptop CPU: not for live video.
+    pub fn set_matting(&mut self, matting: Option<&Segmenter>) {
+        self.matting = matting.map(|m| (m.session(), Mask::default(), Mask::default()));
+    }
+
+    /// True when a matting model is set ([`Pipeline::set_matting`]).
+    pub fn has_matting(&self) -> bool {
+        self.matting.is_some()
     }
 
     /// Stage times of the last frame.
@@ -538,7 +555,7 @@ impl Pipeline {
     /// backend; on the GPU when refinement or detail passes need the frame's pixels on the CPU).
     #[cfg(feature = "gpu")]
     fn mask_on_cpu(&self, from_model: bool) -> bool {
-        self.options.refine.is_some() || from_model && self.options.detail_passes > 0
+        self.options.refine.is_some() || from_model && (self.options.detail_passes > 0 || self.matting.is_some())
     }
 
     /// The full-resolution mask on the CPU: upsample, detail passes (for a model's mask) and
@@ -555,6 +572,18 @@ impl Pipeline {
             let t = Instant::now();
             self.detail.run(&mut self.session, input, &mut self.mask, self.options.detail_passes)?;
             detail_time = t.elapsed();
+        }
+        if let (true, Some((session, low, matte))) = (from_model, self.matting.as_mut()) {
+            let t = Instant::now();
+            session.segment_into(input, low)?;
+            matte.reset(w, h);
+            low.resize_with(matte, &mut self.resampler);
+            if let Some(refine) = &self.options.refine {
+                self.refiner.apply(input, &mut self.mask, refine, None)?;
+            }
+            self.detail.combine_matte(&mut self.mask, matte);
+            detail_time += t.elapsed();
+            return Ok(detail_time);
         }
         if let Some(refine) = &self.options.refine {
             let temporal = if from_model { self.options.temporal.as_ref() } else { None };

