@@ -52,6 +52,10 @@ pub(crate) struct BenchArgs {
     /// Where the pixel stages run.
     #[arg(long, value_enum, default_value_t = crate::CliBackend::Auto)]
     backend: crate::CliBackend,
+
+    /// Without the edge-aware refinement (its cost is in the upsample stage).
+    #[arg(long)]
+    no_refine: bool,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -102,8 +106,11 @@ fn median(mut v: Vec<Duration>) -> f64 {
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let frames = frames(args)?;
     let blur = crate::blur_kind(args.blur);
-    let options =
-        Options::default().with_strength(args.strength).with_blur(blur).with_backend(crate::backend(args.backend));
+    let options = Options::default()
+        .with_strength(args.strength)
+        .with_blur(blur)
+        .with_backend(crate::backend(args.backend))
+        .with_refine((!args.no_refine).then(bokeh::Refine::default));
     let segmenter = Segmenter::new()?;
     let (w, h) = args.size;
     let mut out = Frame::new(w, h, PixelFormat::Rgb8)?;

