@@ -26,7 +26,8 @@ struct Params {
     count: u32,
     // Highlight bloom (1 = none): see `highlight_gain`.
     bloom: f32,
-    pad1: u32,
+    // 1: weights (1 - mask)^8, the background-only estimate for decontamination.
+    background_only: u32,
 }
 
 const PERSON_WEIGHT: f32 = 1e-3;
@@ -48,6 +49,17 @@ fn frame_byte(i: u32) -> u32 {
 
 fn linear(code: u32) -> f32 {
     return bitcast<f32>(luts[code]);
+}
+
+// The CPU's `blur::background_weight`.
+fn background_weight(m: f32) -> f32 {
+    var w = 1.0 - m;
+    if p.background_only == 1u {
+        let w2 = w * w;
+        let w4 = w2 * w2;
+        w = w4 * w4;
+    }
+    return max(w, PERSON_WEIGHT);
 }
 
 // The CPU's `blur::highlight_gain`: up to `bloom` times brighter from linear 0.9 to 1.
@@ -77,7 +89,7 @@ fn downsample(@builtin(global_invocation_id) id: vec3<u32>) {
     for (var y = y0; y < y1; y++) {
         for (var x = x0; x < x1; x++) {
             let i = y * p.fw + x;
-            let w = max(1.0 - mask[i], PERSON_WEIGHT);
+            let w = background_weight(mask[i]);
             let px = i * p.bpp;
             let rgb = vec3<f32>(linear(frame_byte(px + p.off_r)), linear(frame_byte(px + p.off_g)),
                 linear(frame_byte(px + p.off_b)));

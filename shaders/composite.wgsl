@@ -7,7 +7,8 @@
 // which pixel and channel it belongs to.
 //
 // Entry points: blend_blurred (portrait mode), blend_replaced (new background),
-// cutout (RGBA with the mask as alpha) and mask8 (the mask as grey).
+// cutout (RGBA with the mask as alpha) and mask8 (the mask as grey). Replace and cutout can
+// decontaminate edge colours against the old background's estimate in `blurred`.
 
 struct Params {
     w: u32,
@@ -28,7 +29,8 @@ struct Params {
     lw: u32,
     lh: u32,
     factor: u32,
-    pad0: u32,
+    // 1: decontaminate edge colours against `blurred` (replace and cutout).
+    decontaminate: u32,
     pad1: u32,
 }
 
@@ -94,13 +96,24 @@ fn background(x: u32, y: u32) -> vec3<f32> {
     return a + (b - a) * tx.t;
 }
 
-// One output word of a blend; `replace` picks the new background over the blurred one.
+// The foreground colour of a mixed pixel (composite::decontaminated).
+fn decontaminated(i: f32, m: f32, old: f32) -> f32 {
+    if m >= 1.0 / 255.0 {
+        return clamp((i - (1.0 - m) * old) / m, 0.0, 1.0);
+    }
+    return i;
+}
+
+// One output word of a blend; `replace` picks the new background over the blurred one (which
+// is then the old background's estimate when decontaminating).
 fn blend_word(word: u32, replace: bool) {
     let total = p.w * p.h * p.bpp;
     var packed = 0u;
     var last = NO_ALPHA;
     var bg = vec3<f32>(0.0);
+    var old = vec3<f32>(0.0);
     var m = 0.0;
+    let decon = replace && p.decontaminate == 1u;
     for (var j = 0u; j < 4u; j++) {
         let b = word * 4u + j;
         if b >= total {
@@ -116,12 +129,19 @@ fn blend_word(word: u32, replace: bool) {
                 m = mask[pix];
                 if replace {
                     bg = replaced[pix].xyz;
+                    if decon {
+                        old = background(pix % p.w, pix / p.w);
+                    }
                 } else {
                     bg = background(pix % p.w, pix / p.w);
                 }
             }
             let g = bg[ch];
-            v = encode(g + m * (bitcast<f32>(luts[s]) - g));
+            var fg = bitcast<f32>(luts[s]);
+            if decon {
+                fg = decontaminated(fg, m, old[ch]);
+            }
+            v = encode(g + m * (fg - g));
         }
         packed |= v << (8u * j);
     }
@@ -160,9 +180,17 @@ fn cutout(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups)
     if p.off_a != NO_ALPHA {
         a = f32(frame_byte(px + p.off_a)) / 255.0;
     }
-    let alpha = u32(floor(clamp(mask[pix], 0.0, 1.0) * a * 255.0 + 0.5));
-    out[pix] = frame_byte(px + p.off_r) | (frame_byte(px + p.off_g) << 8u) | (frame_byte(px + p.off_b) << 16u)
-        | (alpha << 24u);
+    let m = mask[pix];
+    let alpha = u32(floor(clamp(m, 0.0, 1.0) * a * 255.0 + 0.5));
+    var rgb = vec3<u32>(frame_byte(px + p.off_r), frame_byte(px + p.off_g), frame_byte(px + p.off_b));
+    // From 1/255 (composite::DECONTAMINATE_FROM): below, the pixel is invisible.
+    if p.decontaminate == 1u && m >= 1.0 / 255.0 && m < 1.0 {
+        let old = background(pix % p.w, pix / p.w);
+        rgb = vec3<u32>(encode(decontaminated(bitcast<f32>(luts[rgb.x]), m, old.x)),
+            encode(decontaminated(bitcast<f32>(luts[rgb.y]), m, old.y)),
+            encode(decontaminated(bitcast<f32>(luts[rgb.z]), m, old.z)));
+    }
+    out[pix] = rgb.x | (rgb.y << 8u) | (rgb.z << 16u) | (alpha << 24u);
 }
 
 @compute @workgroup_size(64)

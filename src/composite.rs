@@ -4,6 +4,14 @@
 //! soft edges from going dark; inputs and outputs are 8-bit sRGB with straight alpha, and an
 //! input's alpha channel is copied through unchanged. Every function here works row by row in
 //! parallel and writes each output byte exactly once.
+//!
+//! **Colour decontamination** (`replace` and `cutout`): an edge pixel of hair against a green
+//! wall is a mix, `I = m·F + (1 − m)·B`, and pasting it over a new background as it is keeps
+//! the wall's green in the hair. Given an estimate `B̂` of the old background near the pixel
+//! (the mask-weighted blur of the frame, which never samples the person), the foreground colour
+//! is recovered as `F = clamp((I − (1 − m)·B̂) / m, 0, 1)` and used in place of `I` — for the
+//! blend (`m·F + (1 − m)·new`) and for the cut-out's colour (alpha stays `m`). The clamp bounds
+//! what a poor estimate can do: at most `m` of the new pixel comes from `F`.
 
 use rayon::prelude::*;
 
@@ -48,32 +56,88 @@ pub(crate) fn blend_blurred(src: FrameRef<'_>, mask: &Mask, bg: &BlurredBackgrou
     });
 }
 
-/// `replace` mode: the person over a new background, already at frame size in linear RGB.
-pub(crate) fn blend_replaced(src: FrameRef<'_>, mask: &Mask, bg: &[[f32; 3]], out: &mut FrameMut<'_>) {
+/// The least coverage whose colour is decontaminated: below it the pixel is invisible in a
+/// cut-out (alpha rounds to 0), adds under 1/255 to a replaced background, and `1 / m` would only
+/// amplify rounding (the CPU and GPU estimates of the old background differ in the last bits).
+pub(crate) const DECONTAMINATE_FROM: f32 = 1.0 / 255.0;
+
+/// The foreground colour of a mixed pixel: `clamp((i − (1 − m)·old) / m, 0, 1)`, or `i` as it
+/// is below [`DECONTAMINATE_FROM`].
+#[inline(always)]
+pub(crate) fn decontaminated(i: f32, m: f32, old: f32) -> f32 {
+    if m >= DECONTAMINATE_FROM {
+        ((i - (1.0 - m) * old) / m).clamp(0.0, 1.0)
+    } else {
+        i
+    }
+}
+
+/// `replace` mode: the person over a new background, already at frame size in linear RGB; with
+/// `old` (the old background's estimate), edge colours are decontaminated first.
+pub(crate) fn blend_replaced(
+    src: FrameRef<'_>,
+    mask: &Mask,
+    bg: &[[f32; 3]],
+    old: Option<&BlurredBackground>,
+    out: &mut FrameMut<'_>,
+) {
     let (w, format, lut, enc) = (src.width() as usize, src.format(), decode_lut(), Encoder::new());
     let m = mask.data();
+    let Some(old) = old else {
+        out.rows_mut().enumerate().for_each(|(y, out_row)| {
+            let bg_row = &bg[y * w..(y + 1) * w];
+            blend_row(out_row, src.row(y as u32), &m[y * w..(y + 1) * w], format, lut, &enc, |x| bg_row[x]);
+        });
+        return;
+    };
+    let (bpp, offsets, alpha) = (format.bytes_per_pixel(), format.rgb_offsets(), format.alpha_offset());
     out.rows_mut().enumerate().for_each(|(y, out_row)| {
-        let bg_row = &bg[y * w..(y + 1) * w];
-        blend_row(out_row, src.row(y as u32), &m[y * w..(y + 1) * w], format, lut, &enc, |x| bg_row[x]);
+        let (bg_row, old_row, m_row) = (&bg[y * w..(y + 1) * w], old.row(y), &m[y * w..(y + 1) * w]);
+        let src_row = src.row(y as u32);
+        for (x, (o, s)) in out_row.chunks_exact_mut(bpp).zip(src_row.chunks_exact(bpp)).enumerate() {
+            let (b, mv) = (bg_row[x], m_row[x]);
+            let ob = old.sample(old_row, x);
+            for c in 0..3 {
+                let f = decontaminated(lut[s[offsets[c]] as usize], mv, ob[c]);
+                o[offsets[c]] = enc.encode(b[c] + mv * (f - b[c]));
+            }
+            if let Some(a) = alpha {
+                o[a] = s[a];
+            }
+        }
     });
 }
 
-/// `cutout` mode: RGBA with the mask as (straight) alpha, multiplied by any input alpha.
-pub(crate) fn cutout(src: FrameRef<'_>, mask: &Mask, out: &mut FrameMut<'_>) {
+/// `cutout` mode: RGBA with the mask as (straight) alpha, multiplied by any input alpha; with
+/// `old`, the colour of edge pixels (`0 < m < 1`) is decontaminated.
+pub(crate) fn cutout(src: FrameRef<'_>, mask: &Mask, old: Option<&BlurredBackground>, out: &mut FrameMut<'_>) {
     debug_assert_eq!(out.format(), PixelFormat::Rgba8);
     let w = src.width() as usize;
     let bpp = src.format().bytes_per_pixel();
     let [ro, go, bo] = src.format().rgb_offsets();
     let alpha = src.format().alpha_offset();
     let m = mask.data();
+    let (lut, enc) = (decode_lut(), Encoder::new());
     out.rows_mut().enumerate().for_each(|(y, out_row)| {
         let src_row = src.row(y as u32);
+        let old_row = old.map(|o| o.row(y));
         for (x, (o, s)) in out_row.chunks_exact_mut(4).zip(src_row.chunks_exact(bpp)).enumerate() {
             let a = alpha.map_or(1.0, |a| s[a] as f32 / 255.0);
-            o[0] = s[ro];
-            o[1] = s[go];
-            o[2] = s[bo];
-            o[3] = (m[y * w + x].clamp(0.0, 1.0) * a * 255.0).round() as u8;
+            let mv = m[y * w + x];
+            match (old, old_row) {
+                (Some(old), Some(row)) if (DECONTAMINATE_FROM..1.0).contains(&mv) => {
+                    let ob = old.sample(row, x);
+                    for (c, off) in [ro, go, bo].into_iter().enumerate() {
+                        o[c] = enc.encode(decontaminated(lut[s[off] as usize], mv, ob[c]));
+                    }
+                }
+                _ => {
+                    o[0] = s[ro];
+                    o[1] = s[go];
+                    o[2] = s[bo];
+                }
+            }
+            o[3] = (mv.clamp(0.0, 1.0) * a * 255.0).round() as u8;
         }
     });
 }

@@ -74,6 +74,10 @@ pub struct Options {
     pub backend: Backend,
     /// Edge-aware mask refinement with the frame as the guide ([`Refine`]); on by default.
     pub refine: Option<Refine>,
+    /// Colour decontamination of edge pixels in [`Mode::Replace`] and [`Mode::Cutout`] (on by
+    /// default): hair keeps its own colour, not the old background's (see `src/composite.rs`).
+    /// Costs one small blur of the old background.
+    pub decontaminate: bool,
     /// Photo detail passes (0 = none): the model looks again at a crop around each person it
     /// found, once per pass (see [`Options::with_detail_passes`]). For photos; each pass costs one
     /// inference per person.
@@ -91,6 +95,7 @@ impl Default for Options {
             temporal: None,
             backend: Backend::Cpu,
             refine: Some(Refine::default()),
+            decontaminate: true,
             detail_passes: 0,
         }
     }
@@ -160,6 +165,16 @@ impl Options {
         self.backend = backend;
         self
     }
+
+    /// Turns colour decontamination of edge pixels on or off (replace and cutout modes).
+    pub fn with_decontaminate(mut self, on: bool) -> Self {
+        self.decontaminate = on;
+        self
+    }
+
+    /// The old background's estimate for decontamination: a disc of this fraction of the
+    /// diagonal, reaching past the soft edge into clean background.
+    pub const DECONTAMINATION_RADIUS: f32 = 0.015;
 
     /// Turns the edge-aware refinement on (`Some`) or off (`None`).
     pub fn with_refine(mut self, refine: Option<Refine>) -> Self {
@@ -592,6 +607,17 @@ impl Pipeline {
         Ok(detail_time)
     }
 
+    /// With decontamination on, estimates the old background around the person into
+    /// `self.blurred` (on the CPU) and returns true.
+    fn old_background(&mut self, input: FrameRef<'_>) -> Result<bool> {
+        if !self.options.decontaminate {
+            return Ok(false);
+        }
+        let radius = Options::DECONTAMINATION_RADIUS * (input.width() as f32).hypot(input.height() as f32);
+        self.blurred.compute_background_only(input, &self.mask, radius)?;
+        Ok(true)
+    }
+
     /// Upsample (and refine), blur and composite.
     fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>, from_model: bool) -> Result<()> {
         let (w, h) = (input.width(), input.height());
@@ -613,10 +639,16 @@ impl Pipeline {
             }
             Mode::Replace => {
                 self.fit_background(w, h)?;
+                let old = self.old_background(input)?;
+                t2 = Instant::now();
                 let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
-                composite::blend_replaced(input, &self.mask, fitted, output);
+                composite::blend_replaced(input, &self.mask, fitted, old.then_some(&self.blurred), output);
             }
-            Mode::Cutout => composite::cutout(input, &self.mask, output),
+            Mode::Cutout => {
+                let old = self.old_background(input)?;
+                t2 = Instant::now();
+                composite::cutout(input, &self.mask, old.then_some(&self.blurred), output)
+            }
             Mode::Mask => composite::write_mask(&self.mask, output),
         }
         let t3 = Instant::now();
@@ -666,7 +698,12 @@ impl Pipeline {
             }
             Mode::Cutout | Mode::Mask => {}
         }
-        gpu.composite(mode)?;
+        let decontaminate = self.options.decontaminate && matches!(mode, Mode::Replace | Mode::Cutout);
+        if decontaminate {
+            let radius = Options::DECONTAMINATION_RADIUS * (w as f32).hypot(h as f32);
+            gpu.blur_background_only(radius)?;
+        }
+        gpu.composite_with(mode, decontaminate)?;
         gpu.download(mode, output)?;
         if !on_cpu {
             self.mask_source.clone_from(low);

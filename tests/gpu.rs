@@ -133,10 +133,15 @@ fn every_mode_and_format_matches_the_cpu() {
         for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8, PixelFormat::Gray8] {
             let frame = photo(w, h, format);
             for mode in [Mode::Blur, Mode::Replace, Mode::Cutout, Mode::Mask] {
-                // Refined (the mask made on the CPU and uploaded) and not (upsampled on the GPU).
+                // Refined (the mask made on the CPU and uploaded) and decontaminated, and neither
+                // (the mask upsampled on the GPU; edge colours as they are).
                 for refine in [Some(Refine::default()), None] {
-                    let options = Options::default().with_mode(mode).with_background(bg.clone()).with_refine(refine);
-                    let name = format!("{w}x{h} {format:?} {mode:?} refine {}", refine.is_some());
+                    let options = Options::default()
+                        .with_mode(mode)
+                        .with_background(bg.clone())
+                        .with_refine(refine)
+                        .with_decontaminate(refine.is_some());
+                    let name = format!("{w}x{h} {format:?} {mode:?} refine+decontaminate {}", refine.is_some());
                     check(&name, options, &frame, &mask);
                 }
             }

@@ -97,14 +97,16 @@ fn replace_and_cutout_follow_the_mask() {
     let frame = sample();
     let (w, h) = (frame.width(), frame.height());
     let bg = Frame::from_vec([200u8, 30, 90].repeat(64 * 32), 64, 32, PixelFormat::Rgb8).expect("bg");
-    // The masks are used as given (no refinement), so the output follows them exactly.
-    let mut p = pipeline(Options::default().with_mode(Mode::Replace).with_background(bg).with_refine(None));
+    // The masks are used as given (no refinement, no decontamination: tests/decontaminate.rs),
+    // so the output follows them exactly.
+    let options = Options::default().with_refine(None).with_decontaminate(false);
+    let mut p = pipeline(options.clone().with_mode(Mode::Replace).with_background(bg));
     let all = Mask::from_vec(vec![1.0; (w * h) as usize], w, h).expect("mask");
     assert_eq!(run(&mut p, frame.as_ref(), &all).data(), frame.data(), "person everywhere: input unchanged");
     let none = Mask::new(w, h);
     assert!(run(&mut p, frame.as_ref(), &none).data().chunks_exact(3).all(|px| px == [200, 30, 90]));
 
-    let mut p = pipeline(Options::default().with_mode(Mode::Cutout).with_refine(None));
+    let mut p = pipeline(options.with_mode(Mode::Cutout));
     let mask = fixed_mask();
     let out = run(&mut p, frame.as_ref(), &mask);
     assert_eq!(out.format(), PixelFormat::Rgba8);

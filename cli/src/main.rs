@@ -147,6 +147,11 @@ struct Look {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
     detail: Option<u8>,
 
+    /// Keep edge pixels' colours as they are in replace and cutout modes (by default they are
+    /// decontaminated: hair loses the old background's colour).
+    #[arg(long)]
+    no_decontaminate: bool,
+
     /// Turn off the edge-aware refinement that moves the mask's edges onto the photo's.
     #[arg(long)]
     no_refine: bool,
@@ -311,6 +316,7 @@ fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Optio
         .with_strength(cli.strength)
         .with_bloom(cli.bloom)
         .with_backend(backend(cli.backend))
+        .with_decontaminate(!cli.no_decontaminate)
         .with_detail_passes(cli.detail.unwrap_or(if photo { Options::PHOTO_DETAIL_PASSES } else { 0 }))
         .with_refine((!cli.no_refine).then(|| {
             bokeh::Refine::default()

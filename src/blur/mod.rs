@@ -145,6 +145,25 @@ impl BlurredBackground {
         radius: f32,
         bloom: f32,
     ) -> Result<()> {
+        self.compute_weighted(frame, mask, kind, radius, bloom, false)
+    }
+
+    /// An estimate of the background alone around the person, for colour decontamination: like
+    /// [`BlurredBackground::compute`] with the weights `(1 − mask)⁸`, so that mixed edge pixels
+    /// (half person) count for almost nothing and only clear background is averaged.
+    pub fn compute_background_only(&mut self, frame: FrameRef<'_>, mask: &Mask, radius: f32) -> Result<()> {
+        self.compute_weighted(frame, mask, BlurKind::Disc, radius, 1.0, true)
+    }
+
+    fn compute_weighted(
+        &mut self,
+        frame: FrameRef<'_>,
+        mask: &Mask,
+        kind: BlurKind,
+        radius: f32,
+        bloom: f32,
+        background_only: bool,
+    ) -> Result<()> {
         let (expected, actual) = (Dims(frame.width(), frame.height()), Dims(mask.width(), mask.height()));
         if expected != actual {
             return Err(Error::SizeMismatch { what: "mask", expected, actual });
@@ -158,7 +177,7 @@ impl BlurredBackground {
         // No blur, no lens: a highlight is not spread, so it is not brightened either.
         let bloom = if radius < 1.0 { 1.0 } else { bloom };
         let (factor, low_radius) = reduction(radius);
-        self.downsample(frame, mask, factor, bloom);
+        self.downsample(frame, mask, factor, bloom, background_only);
         match kind {
             BlurKind::Disc | BlurKind::Hexagon => {
                 aperture_spans(kind, low_radius, &mut self.spans);
@@ -207,7 +226,7 @@ impl BlurredBackground {
     }
 
     /// Box-averages `w·linear(c)` and `w` over `factor × factor` blocks into `self.low`.
-    fn downsample(&mut self, frame: FrameRef<'_>, mask: &Mask, factor: usize, bloom: f32) {
+    fn downsample(&mut self, frame: FrameRef<'_>, mask: &Mask, factor: usize, bloom: f32, background_only: bool) {
         let (fw, fh) = (frame.width() as usize, frame.height() as usize);
         let (lw, lh) = (fw.div_ceil(factor), fh.div_ceil(factor));
         self.width = lw;
@@ -227,7 +246,7 @@ impl BlurredBackground {
                 let blocks = row.chunks(factor * bpp).zip(mrow.chunks(factor));
                 for (acc, (pixels, weights)) in out.iter_mut().zip(blocks) {
                     for (px, &mv) in pixels.chunks_exact(bpp).zip(weights) {
-                        let w = (1.0 - mv).max(PERSON_WEIGHT);
+                        let w = background_weight(mv, background_only);
                         let (r, g, b) = (lut[px[ro] as usize], lut[px[go] as usize], lut[px[bo] as usize]);
                         let wg = if bloom > 1.0 { w * highlight_gain(r.max(g).max(b), bloom) } else { w };
                         acc[0] += wg * r;
@@ -356,6 +375,21 @@ pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>
         BlurKind::Hexagon => hexagon_spans(radius, spans),
         BlurKind::Disc | BlurKind::Gaussian => disc_spans(radius, spans),
     }
+}
+
+/// A pixel's weight in the background blur: `1 − m`, or `(1 − m)⁸` for the background-only
+/// estimate; never below [`PERSON_WEIGHT`]. (The GPU computes the same products.)
+#[inline(always)]
+pub(crate) fn background_weight(m: f32, background_only: bool) -> f32 {
+    let w = 1.0 - m;
+    let w = if background_only {
+        let w2 = w * w;
+        let w4 = w2 * w2;
+        w4 * w4
+    } else {
+        w
+    };
+    w.max(PERSON_WEIGHT)
 }
 
 /// The largest highlight bloom accepted.

@@ -731,6 +731,16 @@ impl GpuPixels {
     /// The blur stage: the uploaded frame's background (weighted by the upsampled mask) with a
     /// kernel of `radius` frame pixels, at the reduced resolution the CPU would use.
     pub fn blur(&mut self, kind: BlurKind, radius: f32, bloom: f32) -> Result<()> {
+        self.blur_weighted(kind, radius, bloom, false)
+    }
+
+    /// The old background's estimate for decontamination (the CPU's
+    /// `BlurredBackground::compute_background_only`) into the blurred buffer.
+    pub fn blur_background_only(&mut self, radius: f32) -> Result<()> {
+        self.blur_weighted(BlurKind::Disc, radius, 1.0, true)
+    }
+
+    fn blur_weighted(&mut self, kind: BlurKind, radius: f32, bloom: f32, background_only: bool) -> Result<()> {
         let f = self.shape()?;
         if !radius.is_finite() || radius < 0.0 {
             return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
@@ -777,7 +787,7 @@ impl GpuPixels {
             lh,
             count as u32,
             bloom.to_bits(),
-            0,
+            background_only as u32,
         ]);
         self.ensure(|b| &mut b.blur_params, params.len() as u64);
         self.ctx.queue.write_buffer(self.bufs.blur_params.get()?, 0, &params);
@@ -831,13 +841,21 @@ impl GpuPixels {
     /// The composite stage for `mode` (after [`GpuPixels::upsample`], and [`GpuPixels::blur`]
     /// for [`Mode::Blur`]): the output stays on the GPU until [`GpuPixels::download`].
     pub fn composite(&mut self, mode: Mode) -> Result<()> {
+        self.composite_with(mode, false)
+    }
+
+    /// [`GpuPixels::composite`], with colour decontamination of edge pixels in replace and cutout
+    /// modes against the last [`GpuPixels::blur`] (the old background's estimate).
+    pub fn composite_with(&mut self, mode: Mode, decontaminate: bool) -> Result<()> {
         let f = self.shape()?;
         let bpp = f.format.bytes_per_pixel() as u32;
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
         let ch = channel_map(f.format);
         let (lw, lh, factor) = self.blur_low.unwrap_or((1, 1, 1));
         let alpha = f.format.alpha_offset().map_or(NO_ALPHA, |a| a as u32);
-        let params = words(&[f.width, f.height, bpp, ch[0], ch[1], ch[2], ch[3], r, g, b, alpha, lw, lh, factor, 0, 0]);
+        let decon = decontaminate as u32;
+        let params =
+            words(&[f.width, f.height, bpp, ch[0], ch[1], ch[2], ch[3], r, g, b, alpha, lw, lh, factor, decon, 0]);
         self.ensure(|b| &mut b.comp_params, params.len() as u64);
         self.ctx.queue.write_buffer(self.bufs.comp_params.get()?, 0, &params);
         let pixels = f.width as u64 * f.height as u64;
@@ -865,7 +883,7 @@ impl GpuPixels {
                         let backgrounds = [(4, &b.blurred), (5, &b.replaced)];
                         self.bind(which, &[params, frame, mask, backgrounds[0], backgrounds[1], out], true)?
                     }
-                    Mode::Cutout => self.bind(which, &[params, frame, mask, out], false)?,
+                    Mode::Cutout => self.bind(which, &[params, frame, mask, (4, &b.blurred), out], true)?,
                     Mode::Mask => self.bind(which, &[params, mask, out], false)?,
                 };
                 *self.groups.composite(mode) = Some(group.clone());
