@@ -25,10 +25,14 @@
 //! ## Stages
 //! 1. **preprocess** ([`SegmenterSession::preprocess`]): stretch the frame to the model input.
 //! 2. **inference** ([`SegmenterSession::infer`]): the ONNX model, run by tract, gives a soft
-//!    mask at model resolution.
-//! 3. **upsample** ([`Mask::resize_into`]): the mask at frame resolution.
-//! 4. **blur** ([`blur`]): the background, mask-weighted, in linear light, with a disc kernel.
-//! 5. **composite** ([`Mode`]): blend, replace, cut out, or emit the mask.
+//!    mask at model resolution; for photos, optionally again on a crop around each person
+//!    ([`Options::detail_passes`]) and with a matting model ([`Pipeline::set_matting`]).
+//! 3. **upsample** ([`Mask::resize_into`]) and **refine** ([`Refine`]): the mask at frame
+//!    resolution, its edges moved onto the frame's by a guided filter.
+//! 4. **blur** ([`blur`]): the background, mask-weighted (no halo), in linear light, with the
+//!    lens's aperture (disc or hexagon) and highlight bloom.
+//! 5. **composite** ([`Mode`]): blend, replace, cut out (edge colours decontaminated), or emit
+//!    the mask.
 //!
 //! [`Pipeline`] owns one stream's state and scratch buffers and runs them in order; [`Stream`]
 //! overlaps the model's work on the next frame with the pixel stages of the current one (one

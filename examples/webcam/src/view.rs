@@ -13,6 +13,7 @@ pub(crate) enum Key {
     Weaker,
     Kernel,
     Smoothing,
+    Refine,
     Backend,
 }
 
@@ -58,6 +59,7 @@ impl View {
                 minifb::Key::Down => Some(Key::Weaker),
                 minifb::Key::K => Some(Key::Kernel),
                 minifb::Key::S => Some(Key::Smoothing),
+                minifb::Key::R => Some(Key::Refine),
                 minifb::Key::B => Some(Key::Backend),
                 _ => None,
             })
