@@ -78,9 +78,9 @@ pub struct Options {
     /// default): hair keeps its own colour, not the old background's (see `src/composite.rs`).
     /// Costs one small blur of the old background.
     pub decontaminate: bool,
-    /// Photo detail passes (0 = none): the model looks again at a crop around each person it
-    /// found, once per pass (see [`Options::with_detail_passes`]). For photos; each pass costs one
-    /// inference per person.
+    /// Photo detail passes (0 = none): the model looks at the frame's four quarters, then again
+    /// at a crop around each person it found, once per pass (see
+    /// [`Options::with_detail_passes`]). For photos: four inferences, plus one per person and pass.
     pub detail_passes: u8,
 }
 
@@ -182,9 +182,10 @@ impl Options {
         self
     }
 
-    /// Sets the number of photo detail passes: after the whole frame, the model runs again on a
-    /// crop around each person found (a connected region of the mask), whose sharper mask
-    /// replaces that part ([`Options::PHOTO_DETAIL_PASSES`] suits photos; 0 for video).
+    /// Sets the number of photo detail passes: after the whole frame, the model looks at its four
+    /// overlapping quarters (small people), then runs again on a crop around each person found
+    /// (a connected region of the mask), whose sharper mask replaces that part
+    /// ([`Options::PHOTO_DETAIL_PASSES`] suits photos; 0 for video).
     pub fn with_detail_passes(mut self, passes: u8) -> Self {
         self.detail_passes = passes;
         self

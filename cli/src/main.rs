@@ -142,8 +142,9 @@ struct Look {
     #[arg(long, value_enum, default_value_t = CliQuality::Standard)]
     quality: CliQuality,
 
-    /// Photo detail passes: the model looks again at a crop around each person it found
-    /// (sharper outlines, smaller people found whole). Default: 2 for photos, 0 for video.
+    /// Photo detail passes: the model also looks at the photo's quarters (small people), then
+    /// again at a crop around each person it found (sharper outlines). Default: 2 for photos, 0
+    /// for video (0 turns both off).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
     detail: Option<u8>,
 

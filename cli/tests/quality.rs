@@ -7,11 +7,11 @@ mod common;
 use std::process::Command;
 
 /// MediaPipe's own runtime scores 0.433 / 0.314 with this model on these photos, and the plain
-/// upsampled mask 0.439 / 0.319 here. With the photo defaults (two detail passes, edge-aware
-/// refinement) this measured 0.460 / 0.348; the floors leave room for float differences between
-/// machines, not for a regression.
-const MIN_MEAN_IOU: f64 = 0.45;
-const MIN_MEAN_BOUNDARY_F: f64 = 0.34;
+/// upsampled mask 0.439 / 0.319 here; the issue asked for 0.45 / 0.36. With the photo defaults
+/// (tile search, two detail passes, edge-aware refinement) this measured 0.4828 / 0.3913; the
+/// floors leave room for float differences between machines, not for a regression.
+const MIN_MEAN_IOU: f64 = 0.47;
+const MIN_MEAN_BOUNDARY_F: f64 = 0.38;
 /// Without detail passes and refinement (`--detail 0 --no-refine`): the model alone.
 const MIN_PLAIN_IOU: f64 = 0.43;
 
