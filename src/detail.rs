@@ -88,15 +88,12 @@ impl Detail {
             let w = mask.width() as usize;
             for i in 0..self.rects.len() {
                 let r = self.rects[i];
-                let (cw, ch) = ((r.x1 - r.x0) as u32, (r.y1 - r.y0) as u32);
-                let crop = frame.crop(r.x0 as u32, r.y0 as u32, cw, ch);
-                session.segment_crop_into(crop, &mut self.low)?;
-                self.crop.reset(cw, ch);
-                self.low.resize_with(&mut self.crop, &mut self.resampler);
-                for (y, src) in self.crop.data().chunks_exact(cw as usize).enumerate() {
+                self.segment_crop(session, frame, r)?;
+                let cw = r.x1 - r.x0;
+                for (y, src) in self.crop.data().chunks_exact(cw).enumerate() {
                     let start = (r.y0 + y) * w + r.x0;
-                    mask.data_mut()[start..start + cw as usize].copy_from_slice(src);
-                    self.covered[start..start + cw as usize].fill(true);
+                    mask.data_mut()[start..start + cw].copy_from_slice(src);
+                    self.covered[start..start + cw].fill(true);
                 }
                 crops += 1;
             }
@@ -122,10 +119,7 @@ impl Detail {
         }
         let mut count = 0;
         for (x0, y0) in [(0, 0), (w - tw, 0), (0, h - th), (w - tw, h - th)] {
-            let crop = frame.crop(x0 as u32, y0 as u32, tw as u32, th as u32);
-            session.segment_crop_into(crop, &mut self.low)?;
-            self.crop.reset(tw as u32, th as u32);
-            self.low.resize_with(&mut self.crop, &mut self.resampler);
+            self.segment_crop(session, frame, Rect { x0, y0, x1: x0 + tw, y1: y0 + th })?;
             for (y, src) in self.crop.data().chunks_exact(tw).enumerate() {
                 let start = (y0 + y) * w + x0;
                 for (m, &t) in mask.data_mut()[start..start + tw].iter_mut().zip(src) {
@@ -135,6 +129,15 @@ impl Detail {
             count += 1;
         }
         Ok(count)
+    }
+
+    /// Runs the model on `r` of `frame` and leaves its mask, at the crop's size, in `self.crop`.
+    fn segment_crop(&mut self, session: &mut SegmenterSession, frame: FrameRef<'_>, r: Rect) -> Result<()> {
+        let (cw, ch) = ((r.x1 - r.x0) as u32, (r.y1 - r.y0) as u32);
+        session.segment_crop_into(frame.crop(r.x0 as u32, r.y0 as u32, cw, ch), &mut self.low)?;
+        self.crop.reset(cw, ch);
+        self.low.resize_with(&mut self.crop, &mut self.resampler);
+        Ok(())
     }
 
     /// Combines a matting model's alpha (`matte`, frame size) with the selfie model's `mask`

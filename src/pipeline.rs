@@ -176,6 +176,11 @@ impl Options {
     /// diagonal, reaching past the soft edge into clean background.
     pub const DECONTAMINATION_RADIUS: f32 = 0.015;
 
+    /// The decontamination disc's radius in pixels for a `width × height` frame.
+    pub fn decontamination_radius_for(width: u32, height: u32) -> f32 {
+        Self::DECONTAMINATION_RADIUS * (width as f32).hypot(height as f32)
+    }
+
     /// Turns the edge-aware refinement on (`Some`) or off (`None`).
     pub fn with_refine(mut self, refine: Option<Refine>) -> Self {
         self.refine = refine;
@@ -589,21 +594,20 @@ impl Pipeline {
             self.detail.run(&mut self.session, input, &mut self.mask, self.options.detail_passes)?;
             detail_time = t.elapsed();
         }
-        if let (true, Some((session, low, matte))) = (from_model, self.matting.as_mut()) {
+        let matting = self.matting.as_mut().filter(|_| from_model);
+        if let Some(refine) = &self.options.refine {
+            // Coefficients are smoothed over time only for a model's video mask (a matted photo
+            // is refined on its own).
+            let temporal = self.options.temporal.as_ref().filter(|_| from_model && matting.is_none());
+            self.refiner.apply(input, &mut self.mask, refine, temporal)?;
+        }
+        if let Some((session, low, matte)) = matting {
             let t = Instant::now();
             session.segment_into(input, low)?;
             matte.reset(w, h);
             low.resize_with(matte, &mut self.resampler);
-            if let Some(refine) = &self.options.refine {
-                self.refiner.apply(input, &mut self.mask, refine, None)?;
-            }
             self.detail.combine_matte(&mut self.mask, matte);
             detail_time += t.elapsed();
-            return Ok(detail_time);
-        }
-        if let Some(refine) = &self.options.refine {
-            let temporal = if from_model { self.options.temporal.as_ref() } else { None };
-            self.refiner.apply(input, &mut self.mask, refine, temporal)?;
         }
         Ok(detail_time)
     }
@@ -614,7 +618,7 @@ impl Pipeline {
         if !self.options.decontaminate {
             return Ok(false);
         }
-        let radius = Options::DECONTAMINATION_RADIUS * (input.width() as f32).hypot(input.height() as f32);
+        let radius = Options::decontamination_radius_for(input.width(), input.height());
         self.blurred.compute_background_only(input, &self.mask, radius)?;
         Ok(true)
     }
@@ -701,8 +705,7 @@ impl Pipeline {
         }
         let decontaminate = self.options.decontaminate && matches!(mode, Mode::Replace | Mode::Cutout);
         if decontaminate {
-            let radius = Options::DECONTAMINATION_RADIUS * (w as f32).hypot(h as f32);
-            gpu.blur_background_only(radius)?;
+            gpu.blur_background_only(Options::decontamination_radius_for(w, h))?;
         }
         gpu.composite_with(mode, decontaminate)?;
         gpu.download(mode, output)?;
