@@ -3,10 +3,11 @@
 //! Everything but inference (which stays in tract on the CPU):
 //! * `gpu_stages/*`: one stage at a time, each submitted and waited for;
 //! * `gpu_frame/with_transfers`: upload, preprocess (with the tensor's readback), upsample,
-//!   blur, composite and the output's readback: what `Pipeline` does around the model;
-//! * `gpu_frame/resident`: upsample + blur + composite with the frame already on the GPU and
-//!   the result left there (a renderer that displays it directly);
-//! * `cpu_frame/pixels`: the CPU backend doing the same work (preprocess + pixel stages).
+//!   refine, blur, composite and the output's readback: what `Pipeline` does around the model;
+//! * `gpu_frame/resident`: upsample + refine + blur + composite with the frame already on the
+//!   GPU and the result left there (a renderer that displays it directly);
+//! * `cpu_frame/pixels`: the CPU backend doing the same work (preprocess + pixel stages, the
+//!   default refinement included).
 //!
 //! Frames are RGBA (what cameras and GPU surfaces hand out). `BOKEH_BENCH_SIZES=1920x1080,...`
 //! picks the sizes (default 1280x720, 1920x1080, 3840x2160); the adapter is the best wgpu
@@ -17,7 +18,7 @@ mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use bokeh::gpu::{GpuApi, GpuContext, GpuPixels};
-use bokeh::{BlurKind, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Segmenter};
+use bokeh::{BlurKind, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Segmenter};
 
 fn sizes() -> Vec<(u32, u32)> {
     let spec = std::env::var("BOKEH_BENCH_SIZES").unwrap_or_else(|_| "1280x720,1920x1080,3840x2160".into());
@@ -40,6 +41,7 @@ fn gpu(c: &mut Criterion) {
     let low = common::mask(256, 144);
     let norm = Normalization { mean: [0.0; 3], std: [1.0; 3] };
     let mut tensor = Vec::new();
+    let refine = Refine::default();
     for (w, h) in sizes() {
         let frame = rgba(w, h);
         let radius = Options::DEFAULT_STRENGTH * (w as f32).hypot(h as f32);
@@ -49,6 +51,7 @@ fn gpu(c: &mut Criterion) {
         px.upload(frame.as_ref()).expect("upload");
         px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess");
         px.upsample(&low).expect("upsample");
+        px.refine(&refine, None).expect("refine");
         px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
         px.composite(Mode::Blur).expect("composite");
         px.download(Mode::Blur, &mut out.as_mut()).expect("download");
@@ -68,6 +71,12 @@ fn gpu(c: &mut Criterion) {
         g.bench_function(id("upsample"), |b| {
             b.iter(|| {
                 px.upsample(&low).expect("upsample");
+                px.finish().expect("wait")
+            })
+        });
+        g.bench_function(id("refine"), |b| {
+            b.iter(|| {
+                px.refine(&refine, None).expect("refine");
                 px.finish().expect("wait")
             })
         });
@@ -93,6 +102,7 @@ fn gpu(c: &mut Criterion) {
                 px.upload(frame.as_ref()).expect("upload");
                 px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess");
                 px.upsample(&low).expect("upsample");
+                px.refine(&refine, None).expect("refine");
                 px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
                 px.composite(Mode::Blur).expect("composite");
                 px.download(Mode::Blur, &mut out.as_mut()).expect("download")
@@ -101,6 +111,7 @@ fn gpu(c: &mut Criterion) {
         g.bench_function(id("resident"), |b| {
             b.iter(|| {
                 px.upsample(&low).expect("upsample");
+                px.refine(&refine, None).expect("refine");
                 px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
                 px.composite(Mode::Blur).expect("composite");
                 px.finish().expect("wait")

@@ -307,8 +307,9 @@ pub struct Pipeline {
     gpu: Option<crate::gpu::GpuPixels>,
     /// What [`Pipeline::backend_description`] prints.
     backend_note: String,
-    /// With the GPU backend, the full-resolution mask is made on the CPU only when asked for:
-    /// the model's mask of the last frame, and whether `mask` is behind it.
+    /// With the GPU backend, the full-resolution mask stays on the GPU and is read back only when
+    /// asked for: whether `mask` is behind it, and the model's mask of the last frame (upsampled
+    /// instead should the read-back fail).
     mask_source: Mask,
     mask_stale: bool,
 }
@@ -420,8 +421,7 @@ impl Pipeline {
             self.fitted = None;
         }
         if options.temporal != self.options.temporal {
-            self.temporal.reset();
-            self.refiner.reset();
+            self.reset_temporal();
         }
         let backend_changed = options.backend != self.options.backend;
         let previous = std::mem::replace(&mut self.options, options);
@@ -460,16 +460,23 @@ impl Pipeline {
         self.timings.inference = inference;
     }
 
-    /// The full-resolution mask of the last frame. (With the GPU backend it is upsampled on the
-    /// CPU on the first call after a frame, since the GPU keeps its copy to itself.)
+    /// The full-resolution mask of the last frame. (With the GPU backend it is read back from
+    /// the GPU on the first call after a frame.)
     pub fn mask(&mut self) -> &Mask {
         if self.mask_stale {
-            let (w, h) = (self.mask.width(), self.mask.height());
-            if self.mask.data().len() != w as usize * h as usize {
-                self.mask = Mask::new(w, h);
-            }
-            self.mask_source.resize_with(&mut self.mask, &mut self.resampler);
             self.mask_stale = false;
+            #[cfg(feature = "gpu")]
+            let read = self.gpu.as_mut().is_some_and(|gpu| gpu.read_mask(&mut self.mask).is_ok());
+            #[cfg(not(feature = "gpu"))]
+            let read = false;
+            if !read {
+                // The device is gone: the next best thing is the model's mask, upsampled.
+                let (w, h) = (self.mask.width(), self.mask.height());
+                if self.mask.data().len() != w as usize * h as usize {
+                    self.mask = Mask::new(w, h);
+                }
+                self.mask_source.resize_with(&mut self.mask, &mut self.resampler);
+            }
         }
         &self.mask
     }
@@ -532,10 +539,14 @@ impl Pipeline {
     pub fn reset_temporal(&mut self) {
         self.temporal.reset();
         self.refiner.reset();
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = self.gpu.as_mut() {
+            gpu.reset_refine();
+        }
     }
 
     /// The stages after inference for a mask that came from the model (at model resolution):
-    /// the temporal filter, when on, then upsample, blur and composite. `uploaded`: the GPU
+    /// the temporal filter, when on, then upsample, refine, blur and composite. `uploaded`: the GPU
     /// backend already holds `input` (it preprocessed it).
     pub(crate) fn finish_model_mask(
         &mut self,
@@ -572,16 +583,23 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Whether the full-resolution mask is made on the CPU for this frame (always on the CPU
-    /// backend; on the GPU when refinement or detail passes need the frame's pixels on the CPU).
+    /// Whether the full-resolution mask is made on the CPU for this frame with the GPU backend:
+    /// when detail passes or the matting model run the model again on the CPU.
     #[cfg(feature = "gpu")]
     fn mask_on_cpu(&self, from_model: bool) -> bool {
-        self.options.refine.is_some() || from_model && (self.options.detail_passes > 0 || self.matting.is_some())
+        from_model && (self.options.detail_passes > 0 || self.matting.is_some())
     }
 
-    /// The full-resolution mask on the CPU: upsample, detail passes (for a model's mask) and
-    /// refinement. Returns the time spent in detail passes (model runs).
-    fn full_mask(&mut self, input: FrameRef<'_>, low: &Mask, from_model: bool) -> Result<Duration> {
+    /// The temporal rule for the refinement's coefficients: only for a model's video mask (a
+    /// matted photo is refined on its own).
+    fn refine_temporal(&self, from_model: bool) -> Option<Temporal> {
+        self.options.temporal.filter(|_| from_model && self.matting.is_none())
+    }
+
+    /// The full-resolution mask on the CPU: upsample, detail passes (for a model's mask),
+    /// refinement when `refine` (else the GPU refines it), and the matting model. Returns the time
+    /// spent in detail passes and matting (model runs).
+    fn full_mask(&mut self, input: FrameRef<'_>, low: &Mask, from_model: bool, refine: bool) -> Result<Duration> {
         let (w, h) = (input.width(), input.height());
         if self.mask.width() != w || self.mask.height() != h {
             self.mask = Mask::new(w, h);
@@ -594,13 +612,11 @@ impl Pipeline {
             self.detail.run(&mut self.session, input, &mut self.mask, self.options.detail_passes)?;
             detail_time = t.elapsed();
         }
-        let matting = self.matting.as_mut().filter(|_| from_model);
-        if let Some(refine) = &self.options.refine {
-            // Coefficients are smoothed over time only for a model's video mask (a matted photo
-            // is refined on its own).
-            let temporal = self.options.temporal.as_ref().filter(|_| from_model && matting.is_none());
-            self.refiner.apply(input, &mut self.mask, refine, temporal)?;
+        if let Some(settings) = self.options.refine.filter(|_| refine) {
+            let temporal = self.refine_temporal(from_model);
+            self.refiner.apply(input, &mut self.mask, &settings, temporal.as_ref())?;
         }
+        let matting = self.matting.as_mut().filter(|_| from_model);
         if let Some((session, low, matte)) = matting {
             let t = Instant::now();
             session.segment_into(input, low)?;
@@ -631,7 +647,7 @@ impl Pipeline {
             return self.finish_on_gpu(input, low, output, from_model);
         }
         let t0 = Instant::now();
-        let detail_time = self.full_mask(input, low, from_model)?;
+        let detail_time = self.full_mask(input, low, from_model, true)?;
         self.timings.inference += detail_time;
         let t1 = Instant::now();
         let mut t2 = t1;
@@ -663,8 +679,8 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Upsample, blur and composite on the GPU (the frame is already there), in one submission;
-    /// their sum is reported as the composite time.
+    /// Upsample (or upload a mask the CPU made), refine, blur and composite on the GPU (the frame
+    /// is already there), in one submission; their sum is reported as the composite time.
     #[cfg(feature = "gpu")]
     fn finish_on_gpu(
         &mut self,
@@ -676,14 +692,18 @@ impl Pipeline {
         let (w, h) = (input.width(), input.height());
         let t0 = Instant::now();
         let on_cpu = self.mask_on_cpu(from_model);
+        // The matting model's alpha is combined after refinement, so with it the CPU refines.
+        let refine_on_cpu = on_cpu && self.matting.is_some();
         let (mut detail_time, mut t_mask) = (Duration::ZERO, t0);
         if on_cpu {
-            // Refinement and detail passes run on the CPU (they need the model and the frame's
-            // pixels there); the finished mask goes up in place of the model's small one.
-            detail_time = self.full_mask(input, low, from_model)?;
+            // Detail passes and matting run the model on the CPU; the mask they make goes up in
+            // place of the model's small one.
+            detail_time = self.full_mask(input, low, from_model, refine_on_cpu)?;
             self.timings.inference += detail_time;
             t_mask = Instant::now();
         }
+        let gpu_refine = self.options.refine.filter(|_| !refine_on_cpu);
+        let refine_temporal = self.refine_temporal(from_model);
         let mode = self.options.mode;
         if mode == Mode::Replace {
             self.fit_background(w, h)?;
@@ -693,6 +713,9 @@ impl Pipeline {
             gpu.set_mask(&self.mask)?;
         } else {
             gpu.upsample(low)?;
+        }
+        if let Some(refine) = &gpu_refine {
+            gpu.refine(refine, refine_temporal.as_ref())?;
         }
         match mode {
             Mode::Blur => gpu.blur(self.options.blur, self.options.radius_for(w, h), self.options.bloom)?,
@@ -709,7 +732,8 @@ impl Pipeline {
         }
         gpu.composite_with(mode, decontaminate)?;
         gpu.download(mode, output)?;
-        if !on_cpu {
+        // The final mask is on the GPU only (read back if asked for), unless the CPU made it.
+        if !on_cpu || gpu_refine.is_some() {
             self.mask_source.clone_from(low);
             if self.mask.width() != w || self.mask.height() != h {
                 self.mask = Mask::new(w, h);

@@ -16,6 +16,8 @@
 //!   upsampled bilinearly; only the block sums and the final `q = a·I + b` touch every pixel
 //!   (their loops get the pixel size as a constant, so they vectorise). Everything is parallel
 //!   over rows, and the buffers are reused between frames.
+//! * **GPU twin**: `shaders/refine.wgsl` does the same steps in the same summation order, so
+//!   on a GPU the mask never visits the CPU (Mesa's lavapipe matches this code bit for bit).
 //! * **Video**: with [`crate::Temporal`] on, the window coefficients are smoothed over time with
 //!   the mask's own rule; the guide's sensor noise would otherwise make refined edges shimmer
 //!   (DAVIS flip rate 1.89% unsmoothed, 1.57% smoothed, 1.49% without refinement).
@@ -102,6 +104,21 @@ impl Refine {
     pub fn radius_for(&self, width: u32, height: u32) -> f32 {
         self.radius * (width as f32).hypot(height as f32)
     }
+
+    /// The reduction factor the coefficients are computed at and the window radius there, for a
+    /// `width × height` frame; `None` when the window is under a pixel (no guided filter).
+    pub(crate) fn reduction(&self, width: u32, height: u32) -> Option<(usize, usize)> {
+        let radius = self.radius_for(width, height);
+        (radius >= 1.0).then(|| {
+            let factor = ((radius / LOW_RADIUS).round() as usize).max(1);
+            (factor, ((radius / factor as f32).round() as usize).max(1))
+        })
+    }
+
+    /// True when the threshold/feather ramp changes anything.
+    pub(crate) fn has_ramp(&self) -> bool {
+        self.threshold != 0.5 || self.feather < 1.0
+    }
 }
 
 /// Window radius at the reduced resolution the coefficients are computed at: the reduction
@@ -162,13 +179,10 @@ impl Refiner {
                 actual: crate::error::Dims(mask.width(), mask.height()),
             });
         }
-        let radius = refine.radius_for(frame.width(), frame.height());
-        if radius >= 1.0 {
-            let factor = ((radius / LOW_RADIUS).round() as usize).max(1);
-            let low_radius = ((radius / factor as f32).round() as usize).max(1);
+        if let Some((factor, low_radius)) = refine.reduction(frame.width(), frame.height()) {
             self.guided(frame, mask, factor, low_radius, refine.eps, temporal);
         }
-        if refine.threshold != 0.5 || refine.feather < 1.0 {
+        if refine.has_ramp() {
             let (t, inv) = (refine.threshold, 1.0 / refine.feather);
             mask.data_mut().par_iter_mut().for_each(|v| *v = ((*v - t) * inv + 0.5).clamp(0.0, 1.0));
         }
@@ -357,14 +371,27 @@ fn solve(s: &[f32; CH], eps: f32) -> [f32; 4] {
     [a[0], a[1], a[2], p - a[0] * i[0] - a[1] * i[1] - a[2] * i[2]]
 }
 
-/// Mean over the `(2r+1)²` window clipped to the image, in place (`tmp` is scratch): running sums
-/// along rows, then a direct sum over the window's rows.
+/// Mean over the `(2r+1)²` window clipped to the image, in place (`tmp` is scratch): along rows,
+/// then along columns, each a direct sum over the window in order (`r` is about 2 at the reduced
+/// resolution, so a running sum would save little; the GPU sums in the same order).
 fn box_mean<const N: usize>(data: &mut [[f32; N]], tmp: &mut Vec<[f32; N]>, w: usize, h: usize, r: usize) {
     tmp.clear();
     tmp.resize(w * h, [0.0; N]);
-    tmp.par_chunks_mut(w).zip(data.par_chunks(w)).for_each(|(out, row)| running_mean(row, out, r));
-    // Columns: each output row sums the `2r + 1` rows around it (r is a few pixels at the
-    // reduced resolution, and whole rows keep the access sequential).
+    tmp.par_chunks_mut(w).zip(data.par_chunks(w)).for_each(|(out, row)| {
+        for (x, o) in out.iter_mut().enumerate() {
+            let (lo, hi) = (x.saturating_sub(r), (x + r).min(w - 1));
+            let inv = 1.0 / (hi - lo + 1) as f32;
+            let mut acc = [0.0f32; N];
+            for v in &row[lo..=hi] {
+                for c in 0..N {
+                    acc[c] += v[c];
+                }
+            }
+            *o = std::array::from_fn(|c| acc[c] * inv);
+        }
+    });
+    // Columns: each output row sums the `2r + 1` rows around it (whole rows keep the access
+    // sequential).
     let tmp_ref = &*tmp;
     data.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
         let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
@@ -379,34 +406,6 @@ fn box_mean<const N: usize>(data: &mut [[f32; N]], tmp: &mut Vec<[f32; N]>, w: u
         }
         out.iter_mut().for_each(|o| o.iter_mut().for_each(|v| *v *= inv));
     });
-}
-
-/// Running mean of radius `r` along one row (window clipped at the ends).
-fn running_mean<const N: usize>(row: &[[f32; N]], out: &mut [[f32; N]], r: usize) {
-    let n = row.len();
-    let mut acc = [0.0f32; N];
-    for v in row.iter().take(r.min(n - 1) + 1) {
-        for c in 0..N {
-            acc[c] += v[c];
-        }
-    }
-    for x in 0..n {
-        let (lo, hi) = (x.saturating_sub(r), (x + r).min(n - 1));
-        let inv = 1.0 / (hi - lo + 1) as f32;
-        out[x] = std::array::from_fn(|c| acc[c] * inv);
-        if x + r + 1 < n {
-            let v = row[x + r + 1];
-            for c in 0..N {
-                acc[c] += v[c];
-            }
-        }
-        if x >= r {
-            let v = row[x - r];
-            for c in 0..N {
-                acc[c] -= v[c];
-            }
-        }
-    }
 }
 
 #[cfg(test)]

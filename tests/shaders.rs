@@ -23,7 +23,7 @@ fn every_shader_parses_and_validates() {
         checked.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     }
     checked.sort();
-    assert_eq!(checked, ["blur.wgsl", "composite.wgsl", "resample.wgsl"], "one shader per pixel stage");
+    assert_eq!(checked, ["blur.wgsl", "composite.wgsl", "refine.wgsl", "resample.wgsl"], "one shader per pixel stage");
 }
 
 /// The shaders the library embeds are the files on disk.
@@ -33,6 +33,7 @@ fn the_library_embeds_these_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     for (name, embedded) in [
         ("resample.wgsl", bokeh::gpu::shaders::RESAMPLE),
+        ("refine.wgsl", bokeh::gpu::shaders::REFINE),
         ("blur.wgsl", bokeh::gpu::shaders::BLUR),
         ("composite.wgsl", bokeh::gpu::shaders::COMPOSITE),
     ] {

@@ -3,14 +3,16 @@
 //! # What runs where
 //! Inference stays in tract on the CPU. Everything else that touches pixels runs on the GPU,
 //! one shader per stage, each the twin of a CPU module (`shaders/resample.wgsl` ↔
-//! `src/resample.rs`, `shaders/blur.wgsl` ↔ `src/blur/`, `shaders/composite.wgsl` ↔
-//! `src/composite.rs`):
+//! `src/resample.rs`, `shaders/refine.wgsl` ↔ `src/refine.rs`, `shaders/blur.wgsl` ↔
+//! `src/blur/`, `shaders/composite.wgsl` ↔ `src/composite.rs`):
 //!
 //! 1. the frame goes up once ([`GpuPixels::upload`]);
 //! 2. **preprocess**: the frame is resampled to the model's input and normalised on the GPU, and
 //!    only that small tensor comes back for tract;
-//! 3. the model's small mask goes up; **upsample**, **blur** and **composite** run back to back
-//!    in one submission; only the finished frame comes back ([`GpuPixels::download`]).
+//! 3. the model's small mask goes up; **upsample**, **refine**, **blur** and **composite** run
+//!    back to back in one submission; only the finished frame comes back
+//!    ([`GpuPixels::download`]). (Photo detail passes and the matting model run the model again
+//!    on crops, so their mask is made on the CPU and goes up instead; it is still refined here.)
 //!
 //! # Same pictures as the CPU
 //! Filter taps, disc spans, Gaussian kernels and the sRGB tables are computed by the CPU code and
@@ -37,13 +39,17 @@ use crate::error::{Error, Result};
 use crate::frame::{FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::pipeline::Mode;
+use crate::refine::Refine;
 use crate::resample::Weights;
 use crate::segment::{Layout, Normalization};
+use crate::temporal::Temporal;
 
 /// WGSL sources, one per pixel stage (validated by `tests/shaders.rs` even without a GPU).
 pub mod shaders {
     /// Resampling: frame → model input, mask upsampling.
     pub const RESAMPLE: &str = include_str!("../../shaders/resample.wgsl");
+    /// Edge-aware mask refinement (fast guided filter).
+    pub const REFINE: &str = include_str!("../../shaders/refine.wgsl");
     /// Background blur: downsample, disc, Gaussian.
     pub const BLUR: &str = include_str!("../../shaders/blur.wgsl");
     /// Compositing in every mode.
@@ -109,6 +115,13 @@ impl std::fmt::Display for GpuInfo {
 struct Kernels {
     frame_to_model: wgpu::ComputePipeline,
     mask_up: wgpu::ComputePipeline,
+    refine_row_sums: wgpu::ComputePipeline,
+    refine_stats: wgpu::ComputePipeline,
+    refine_rows: wgpu::ComputePipeline,
+    refine_cols: wgpu::ComputePipeline,
+    refine_solve: wgpu::ComputePipeline,
+    refine_smooth: wgpu::ComputePipeline,
+    refine_apply: wgpu::ComputePipeline,
     downsample: wgpu::ComputePipeline,
     disc: wgpu::ComputePipeline,
     gauss_h: wgpu::ComputePipeline,
@@ -312,6 +325,7 @@ impl Kernels {
             })
         };
         let resample = module("resample.wgsl", shaders::RESAMPLE);
+        let refine = module("refine.wgsl", shaders::REFINE);
         let blur = module("blur.wgsl", shaders::BLUR);
         let composite = module("composite.wgsl", shaders::COMPOSITE);
         let make = |module: &wgpu::ShaderModule, entry: &str| {
@@ -327,6 +341,13 @@ impl Kernels {
         Kernels {
             frame_to_model: make(&resample, "frame_to_model"),
             mask_up: make(&resample, "mask_up"),
+            refine_row_sums: make(&refine, "row_sums"),
+            refine_stats: make(&refine, "block_stats"),
+            refine_rows: make(&refine, "box_rows"),
+            refine_cols: make(&refine, "box_cols"),
+            refine_solve: make(&refine, "solve"),
+            refine_smooth: make(&refine, "smooth_coefficients"),
+            refine_apply: make(&refine, "apply"),
             downsample: make(&blur, "downsample"),
             disc: make(&blur, "disc"),
             gauss_h: make(&blur, "gauss_h"),
@@ -388,6 +409,15 @@ struct Buffers {
     mask_params: Slot,
     mask_taps: Slot,
     mask: Slot,
+    mask_readback: Slot,
+    refine_params: Slot,
+    refine_coef_params: Slot,
+    refine_partial: Slot,
+    refine_stats: Slot,
+    refine_tmp: Slot,
+    refine_coef: Slot,
+    refine_coef_tmp: Slot,
+    refine_prev: Slot,
     blur_params: Slot,
     low: Slot,
     shape: Slot,
@@ -410,7 +440,16 @@ impl Buffers {
             low_mask: Slot::new("model mask", STORAGE | DST),
             mask_params: Slot::new("mask params", UNIFORM | DST),
             mask_taps: Slot::new("mask taps", STORAGE | DST),
-            mask: Slot::new("mask", STORAGE | DST),
+            mask: Slot::new("mask", STORAGE | DST | SRC),
+            mask_readback: Slot::new("mask readback", READBACK),
+            refine_params: Slot::new("refine params", UNIFORM | DST),
+            refine_coef_params: Slot::new("refine coefficient params", UNIFORM | DST),
+            refine_partial: Slot::new("refine row sums", STORAGE),
+            refine_stats: Slot::new("refine statistics", STORAGE),
+            refine_tmp: Slot::new("refine statistics tmp", STORAGE),
+            refine_coef: Slot::new("refine coefficients", STORAGE),
+            refine_coef_tmp: Slot::new("refine coefficients tmp", STORAGE),
+            refine_prev: Slot::new("refine last coefficients", STORAGE),
             blur_params: Slot::new("blur params", UNIFORM | DST),
             low: Slot::new("blur low", STORAGE),
             shape: Slot::new("blur shape", STORAGE | DST),
@@ -432,6 +471,7 @@ type Kernel = fn(&Kernels) -> &wgpu::ComputePipeline;
 struct Groups {
     frame_to_model: Option<wgpu::BindGroup>,
     mask_up: Option<wgpu::BindGroup>,
+    refine: Option<RefineGroups>,
     downsample: Option<wgpu::BindGroup>,
     disc: Option<wgpu::BindGroup>,
     gauss_h: Option<wgpu::BindGroup>,
@@ -440,6 +480,21 @@ struct Groups {
     blend_replaced: Option<wgpu::BindGroup>,
     cutout: Option<wgpu::BindGroup>,
     mask8: Option<wgpu::BindGroup>,
+}
+
+/// The refinement's bind groups: the box passes run once over the statistics and once over the
+/// coefficients, each with its own buffers.
+#[derive(Clone)]
+struct RefineGroups {
+    row_sums: wgpu::BindGroup,
+    stats: wgpu::BindGroup,
+    rows_stats: wgpu::BindGroup,
+    cols_stats: wgpu::BindGroup,
+    solve: wgpu::BindGroup,
+    rows_coef: wgpu::BindGroup,
+    cols_coef: wgpu::BindGroup,
+    smooth: wgpu::BindGroup,
+    apply: wgpu::BindGroup,
 }
 
 impl Groups {
@@ -514,6 +569,11 @@ pub struct GpuPixels {
     /// Sizes the preprocess tap table was built for, (src, dst), and its taps per axis.
     model_key: Option<(Resize, (u32, u32))>,
     mask_key: Option<Resize>,
+    /// Size of the full-resolution mask on the GPU (set by upsample and `set_mask`).
+    mask_size: Option<(u32, u32)>,
+    /// Reduced size of the refinement coefficients in `refine_prev`, when they are the last
+    /// frame's (temporal smoothing).
+    refine_prev: Option<(u32, u32)>,
     /// Blur kernel of the cached `shape` table.
     shape_key: Option<(BlurKind, u32)>,
     /// Reduced size and factor of the last blur.
@@ -542,6 +602,8 @@ impl GpuPixels {
             frame: None,
             model_key: None,
             mask_key: None,
+            mask_size: None,
+            refine_prev: None,
             shape_key: None,
             blur_low: None,
             replaced_key: None,
@@ -707,11 +769,12 @@ impl GpuPixels {
         }
         let group = self.groups.mask_up.clone().ok_or_else(|| gpu_error("upsample", "no bind group"))?;
         self.dispatch(|k| &k.mask_up, &group, groups_2d(f.width, f.height));
+        self.mask_size = Some((f.width, f.height));
         Ok(())
     }
 
-    /// Uploads a full-resolution mask made elsewhere (the CPU's refined mask) in place of the
-    /// upsample stage; it must have the uploaded frame's size.
+    /// Uploads a full-resolution mask made elsewhere (by the CPU's detail passes or matting) in
+    /// place of the upsample stage; it must have the uploaded frame's size.
     pub fn set_mask(&mut self, mask: &Mask) -> Result<()> {
         let f = self.shape()?;
         if (mask.width(), mask.height()) != (f.width, f.height) {
@@ -725,7 +788,144 @@ impl GpuPixels {
         self.scratch.clear();
         self.scratch.extend(mask.data().iter().flat_map(|v| v.to_le_bytes()));
         self.ctx.queue.write_buffer(self.bufs.mask.get()?, 0, &self.scratch);
+        self.mask_size = Some((f.width, f.height));
         Ok(())
+    }
+
+    /// The refinement stage (the CPU's [`crate::Refiner`]): refines the mask on the GPU (after
+    /// [`GpuPixels::upsample`] or [`GpuPixels::set_mask`]) in place, with the uploaded frame as
+    /// the guide. With `temporal`, the window coefficients are smoothed against the last frame's
+    /// as the CPU does for video; [`GpuPixels::reset_refine`] forgets them.
+    pub fn refine(&mut self, refine: &Refine, temporal: Option<&Temporal>) -> Result<()> {
+        refine.validate()?;
+        let f = self.shape()?;
+        if self.mask_size != Some((f.width, f.height)) {
+            return Err(gpu_error("refine", "no mask of the uploaded frame's size (upsample or set one first)"));
+        }
+        let guided = refine.reduction(f.width, f.height);
+        let ramp = refine.has_ramp();
+        if guided.is_none() && !ramp {
+            return Ok(());
+        }
+        let (factor, radius) = guided.map_or((1, 1), |(f, r)| (f as u32, r as u32));
+        let (lw, lh) = (f.width.div_ceil(factor), f.height.div_ceil(factor));
+        let mode = match temporal {
+            Some(_) if self.refine_prev == Some((lw, lh)) => 2,
+            Some(_) => 1,
+            None => 0,
+        };
+        if guided.is_some() {
+            self.refine_prev = temporal.map(|_| (lw, lh));
+        }
+        let (min_weight, inv_full) = temporal.map_or((1.0, 1.0), |t| (t.min_weight, 1.0 / t.full_change));
+        let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
+        let flags = u32::from(guided.is_some()) | u32::from(ramp) << 1;
+        let params = |groups: u32| {
+            words(&[
+                f.width,
+                f.height,
+                f.format.bytes_per_pixel() as u32,
+                r,
+                g,
+                b,
+                factor,
+                lw,
+                lh,
+                radius,
+                groups,
+                mode,
+                refine.eps.to_bits(),
+                refine.threshold.to_bits(),
+                (1.0 / refine.feather).to_bits(),
+                flags,
+                min_weight.to_bits(),
+                inv_full.to_bits(),
+                0,
+                0,
+            ])
+        };
+        let (stats_params, coef_params) = (params(4), params(1));
+        self.ensure(|b| &mut b.refine_params, stats_params.len() as u64);
+        self.ensure(|b| &mut b.refine_coef_params, coef_params.len() as u64);
+        self.ctx.queue.write_buffer(self.bufs.refine_params.get()?, 0, &stats_params);
+        self.ctx.queue.write_buffer(self.bufs.refine_coef_params.get()?, 0, &coef_params);
+        let cells = lw as u64 * lh as u64;
+        self.ensure(|b| &mut b.refine_partial, lw as u64 * f.height as u64 * 16);
+        self.ensure(|b| &mut b.refine_stats, cells * 64);
+        self.ensure(|b| &mut b.refine_tmp, cells * 64);
+        self.ensure(|b| &mut b.refine_coef, cells * 16);
+        self.ensure(|b| &mut b.refine_coef_tmp, cells * 16);
+        self.ensure(|b| &mut b.refine_prev, cells * 32);
+        let groups = match self.groups.refine.clone() {
+            Some(groups) => groups,
+            None => {
+                let b = &self.bufs;
+                let (params, coef_params) = ((0, &b.refine_params), (0, &b.refine_coef_params));
+                let (stats, tmp, coef, coef_tmp) = (&b.refine_stats, &b.refine_tmp, &b.refine_coef, &b.refine_coef_tmp);
+                let partial = (8, &b.refine_partial);
+                let groups = RefineGroups {
+                    row_sums: self.bind(
+                        |k| &k.refine_row_sums,
+                        &[params, (1, &b.frame), (2, &b.mask), partial],
+                        false,
+                    )?,
+                    stats: self.bind(|k| &k.refine_stats, &[params, partial, (5, stats)], false)?,
+                    rows_stats: self.bind(|k| &k.refine_rows, &[params, (3, stats), (4, tmp)], false)?,
+                    cols_stats: self.bind(|k| &k.refine_cols, &[params, (3, tmp), (4, stats)], false)?,
+                    solve: self.bind(|k| &k.refine_solve, &[params, (5, stats), (6, coef)], false)?,
+                    rows_coef: self.bind(|k| &k.refine_rows, &[coef_params, (3, coef), (4, coef_tmp)], false)?,
+                    cols_coef: self.bind(|k| &k.refine_cols, &[coef_params, (3, coef_tmp), (4, coef)], false)?,
+                    smooth: self.bind(
+                        |k| &k.refine_smooth,
+                        &[params, (5, stats), (6, coef), (7, &b.refine_prev)],
+                        false,
+                    )?,
+                    apply: self.bind(|k| &k.refine_apply, &[params, (1, &b.frame), (2, &b.mask), (6, coef)], false)?,
+                };
+                self.groups.refine = Some(groups.clone());
+                groups
+            }
+        };
+        if guided.is_some() {
+            let cells = groups_2d(lw, lh);
+            self.dispatch(|k| &k.refine_row_sums, &groups.row_sums, groups_2d(lw, f.height));
+            self.dispatch(|k| &k.refine_stats, &groups.stats, cells);
+            self.dispatch(|k| &k.refine_rows, &groups.rows_stats, cells);
+            self.dispatch(|k| &k.refine_cols, &groups.cols_stats, cells);
+            self.dispatch(|k| &k.refine_solve, &groups.solve, cells);
+            self.dispatch(|k| &k.refine_rows, &groups.rows_coef, cells);
+            self.dispatch(|k| &k.refine_cols, &groups.cols_coef, cells);
+            if mode > 0 {
+                self.dispatch(|k| &k.refine_smooth, &groups.smooth, cells);
+            }
+        }
+        self.dispatch(|k| &k.refine_apply, &groups.apply, groups_2d(f.width, f.height));
+        Ok(())
+    }
+
+    /// Forgets the last frame's refinement coefficients (after a cut, or when smoothing is
+    /// turned off).
+    pub fn reset_refine(&mut self) {
+        self.refine_prev = None;
+    }
+
+    /// Copies the full-resolution mask (after upsample, and refine if it ran) into `out`,
+    /// waiting for the GPU: for callers who want the mask as well as the picture.
+    pub fn read_mask(&mut self, out: &mut Mask) -> Result<()> {
+        let (w, h) = self.mask_size.ok_or_else(|| gpu_error("reading the mask back", "no mask on the GPU"))?;
+        if (out.width(), out.height()) != (w, h) {
+            *out = Mask::new(w, h);
+        }
+        let len = w as u64 * h as u64 * 4;
+        self.ensure(|b| &mut b.mask_readback, len);
+        let (src, dst) = (self.bufs.mask.get()?.clone(), self.bufs.mask_readback.get()?.clone());
+        self.encoder().copy_buffer_to_buffer(&src, 0, &dst, 0, len);
+        self.submit();
+        self.read(&dst, len, "reading the mask back", |bytes| {
+            for (o, b) in out.data_mut().iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        })
     }
 
     /// The blur stage: the uploaded frame's background (weighted by the upsampled mask) with a
