@@ -112,39 +112,34 @@ fn block_stats(@builtin(global_invocation_id) id: vec3<u32>) {
     stats[at + 3u] = vec4<f32>(i.z * i.z, 0.0, 0.0, 0.0);
 }
 
-// Row means over the window's columns, summed in order (the CPU's `box_mean`, first half).
-@compute @workgroup_size(8, 8)
-fn box_rows(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x >= p.lw || id.y >= p.lh {
-        return;
-    }
-    let lo = select(0u, id.x - p.radius, id.x >= p.radius);
-    let hi = min(id.x + p.radius, p.lw - 1u);
+// Window mean of `src` around reduced cell `cell` along one axis, into `dst`: `pos` is the
+// cell's position on that axis, `len` the axis' length and `stride` the step between cells on
+// it. The window is clipped to the image and summed in order, as on the CPU (`box_mean`).
+fn window_mean(cell: u32, pos: u32, len: u32, stride: u32) {
+    let lo = select(0u, pos - p.radius, pos >= p.radius);
+    let hi = min(pos + p.radius, len - 1u);
     let inv = 1.0 / f32(hi - lo + 1u);
+    let first = cell - (pos - lo) * stride;
     for (var k = 0u; k < p.groups; k++) {
         var acc = vec4<f32>(0.0);
-        for (var x = lo; x <= hi; x++) {
-            acc += src[(id.y * p.lw + x) * p.groups + k];
+        for (var i = 0u; i <= hi - lo; i++) {
+            acc += src[(first + i * stride) * p.groups + k];
         }
-        dst[(id.y * p.lw + id.x) * p.groups + k] = acc * inv;
+        dst[cell * p.groups + k] = acc * inv;
     }
 }
 
-// Column means over the window's rows, summed in order (the CPU's `box_mean`, second half).
+@compute @workgroup_size(8, 8)
+fn box_rows(@builtin(global_invocation_id) id: vec3<u32>) {
+    if id.x < p.lw && id.y < p.lh {
+        window_mean(id.y * p.lw + id.x, id.x, p.lw, 1u);
+    }
+}
+
 @compute @workgroup_size(8, 8)
 fn box_cols(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x >= p.lw || id.y >= p.lh {
-        return;
-    }
-    let lo = select(0u, id.y - p.radius, id.y >= p.radius);
-    let hi = min(id.y + p.radius, p.lh - 1u);
-    let inv = 1.0 / f32(hi - lo + 1u);
-    for (var k = 0u; k < p.groups; k++) {
-        var acc = vec4<f32>(0.0);
-        for (var y = lo; y <= hi; y++) {
-            acc += src[(y * p.lw + id.x) * p.groups + k];
-        }
-        dst[(id.y * p.lw + id.x) * p.groups + k] = acc * inv;
+    if id.x < p.lw && id.y < p.lh {
+        window_mean(id.y * p.lw + id.x, id.y, p.lh, p.lw);
     }
 }
 
