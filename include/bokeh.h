@@ -82,6 +82,22 @@ typedef struct bokeh_settings {
   // unrelated photos). Camera streams want 1: still edges stop flickering, moving edges
   // follow at once. `bokeh_processor_reset` forgets the past after a cut or camera switch.
   uint32_t temporal;
+  // Highlight bloom: clipped highlights count up to this many times white before the blur,
+  // so lights become bright discs (1 = off, up to 64). Default: 4. (This field and the ones
+  // after it were appended in the struct's second version: a caller whose `struct_size` ends
+  // before them gets their defaults.)
+  float bloom;
+  // Edge-aware refinement of the mask with the frame as the guide (1, the default) or the
+  // model's mask as it comes (0).
+  uint32_t refine;
+  // Refinement: the mask value that becomes ½ (0 to 1; lower grows the person). Default: 0.5.
+  float edge_threshold;
+  // Refinement: width of the edge ramp (0.01 to 1; 1 keeps the edges' softness, smaller is
+  // crisper). Default: 1.
+  float edge_feather;
+  // Colour decontamination of edge pixels in replace and cutout modes, so hair does not carry
+  // the old background's colour (1, the default) or none (0).
+  uint32_t decontaminate;
 } bokeh_settings;
 
 // Pixel formats (`bokeh_pixel_format`). 0 is deliberately invalid, so that a zeroed frame
@@ -187,6 +203,9 @@ typedef struct bokeh_timings {
 
 // A Gaussian (softer, no disc highlights).
 #define BOKEH_BLUR_GAUSSIAN 1
+
+// A six-blade aperture: bright points become hexagons.
+#define BOKEH_BLUR_HEXAGON 2
 
 #ifdef __cplusplus
 extern "C" {

@@ -38,8 +38,8 @@ use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use bokeh::{
-    BlurKind, Error, Frame, FrameMut, FrameRef, Mode, ModelSpec, Options, Pipeline, PixelFormat, Segmenter, YuvColor,
-    YuvFrameRef, YuvLayout, YuvMatrix, YuvRange,
+    BlurKind, Error, Frame, FrameMut, FrameRef, Mode, ModelSpec, Options, Pipeline, PixelFormat, Refine, Segmenter,
+    YuvColor, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange,
 };
 
 /// Version of the C ABI described by `bokeh.h`; bumped on any incompatible change.
@@ -124,6 +124,8 @@ pub type BokehBlur = u32;
 pub const BOKEH_BLUR_DISC: BokehBlur = 0;
 /// A Gaussian (softer, no disc highlights).
 pub const BOKEH_BLUR_GAUSSIAN: BokehBlur = 1;
+/// A six-blade aperture: bright points become hexagons.
+pub const BOKEH_BLUR_HEXAGON: BokehBlur = 2;
 
 /// An image in caller memory.
 ///
@@ -174,10 +176,27 @@ pub struct BokehSettings {
     /// unrelated photos). Camera streams want 1: still edges stop flickering, moving edges
     /// follow at once. `bokeh_processor_reset` forgets the past after a cut or camera switch.
     pub temporal: u32,
+    /// Highlight bloom: clipped highlights count up to this many times white before the blur,
+    /// so lights become bright discs (1 = off, up to 64). Default: 4. (This field and the ones
+    /// after it were appended in the struct's second version: a caller whose `struct_size` ends
+    /// before them gets their defaults.)
+    pub bloom: f32,
+    /// Edge-aware refinement of the mask with the frame as the guide (1, the default) or the
+    /// model's mask as it comes (0).
+    pub refine: u32,
+    /// Refinement: the mask value that becomes ½ (0 to 1; lower grows the person). Default: 0.5.
+    pub edge_threshold: f32,
+    /// Refinement: width of the edge ramp (0.01 to 1; 1 keeps the edges' softness, smaller is
+    /// crisper). Default: 1.
+    pub edge_feather: f32,
+    /// Colour decontamination of edge pixels in replace and cutout modes, so hair does not carry
+    /// the old background's colour (1, the default) or none (0).
+    pub decontaminate: u32,
 }
 
-/// The smallest `struct_size` accepted: the first published layout of [`BokehSettings`].
-const SETTINGS_V1_SIZE: usize = std::mem::size_of::<BokehSettings>();
+/// The smallest `struct_size` accepted: the first published layout of [`BokehSettings`], which
+/// ended with `temporal`.
+const SETTINGS_V1_SIZE: usize = std::mem::offset_of!(BokehSettings, bloom);
 
 impl Default for BokehSettings {
     fn default() -> Self {
@@ -188,6 +207,11 @@ impl Default for BokehSettings {
             strength: Options::DEFAULT_STRENGTH,
             num_threads: 0,
             temporal: 0,
+            bloom: Options::DEFAULT_BLOOM,
+            refine: 1,
+            edge_threshold: 0.5,
+            edge_feather: 1.0,
+            decontaminate: 1,
         }
     }
 }
@@ -342,6 +366,7 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
     let blur = match settings.blur {
         BOKEH_BLUR_DISC => BlurKind::Disc,
         BOKEH_BLUR_GAUSSIAN => BlurKind::Gaussian,
+        BOKEH_BLUR_HEXAGON => BlurKind::Hexagon,
         other => {
             return Err(Failure::new(
                 BokehStatus::InvalidArgument,
@@ -361,15 +386,30 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
             format!("settings.num_threads: {} is more than 256", settings.num_threads),
         ));
     }
-    let temporal = match settings.temporal {
-        0 => None,
-        1 => Some(bokeh::Temporal::default()),
-        other => {
-            return Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.temporal: {other} is not 0 or 1")))
+    let switch = |name: &str, value: u32| match value {
+        0 | 1 => Ok(value == 1),
+        other => Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.{name}: {other} is not 0 or 1"))),
+    };
+    let range = |name: &str, value: f32, lo: f32, hi: f32| {
+        if (lo..=hi).contains(&value) {
+            Ok(value)
+        } else {
+            Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.{name}: {value} is outside {lo}..={hi}")))
         }
     };
-    let mut options =
-        Options::default().with_mode(mode).with_blur(blur).with_strength(settings.strength).with_temporal(temporal);
+    let temporal = switch("temporal", settings.temporal)?.then(bokeh::Temporal::default);
+    let bloom = range("bloom", settings.bloom, 1.0, bokeh::blur::MAX_BLOOM)?;
+    let threshold = range("edge_threshold", settings.edge_threshold, 0.0, 1.0)?;
+    let feather = range("edge_feather", settings.edge_feather, 0.01, 1.0)?;
+    let refine = switch("refine", settings.refine)?.then(|| Refine::default().with_ramp(threshold, feather));
+    let mut options = Options::default()
+        .with_mode(mode)
+        .with_blur(blur)
+        .with_strength(settings.strength)
+        .with_temporal(temporal)
+        .with_bloom(bloom)
+        .with_refine(refine)
+        .with_decontaminate(switch("decontaminate", settings.decontaminate)?);
     options.background = previous.and_then(|o| o.background.clone());
     Ok(options)
 }

@@ -425,3 +425,92 @@ fn temporal_smoothing_matches_the_rust_api_and_resets() {
     assert_eq!(run(&frames[0]), fresh.data());
     destroy(p);
 }
+
+#[test]
+fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
+    let p = new_processor(None);
+    let mut s = BokehSettings::default();
+    type Field = fn(&mut BokehSettings);
+    let bad: [(&str, Field); 7] = [
+        ("bloom", |s| s.bloom = 0.5),
+        ("bloom", |s| s.bloom = f32::NAN),
+        ("refine", |s| s.refine = 2),
+        ("edge_threshold", |s| s.edge_threshold = 1.5),
+        ("edge_feather", |s| s.edge_feather = 0.0),
+        ("decontaminate", |s| s.decontaminate = 3),
+        ("blur", |s| s.blur = 3),
+    ];
+    for (name, set) in bad {
+        let mut wrong = s;
+        set(&mut wrong);
+        // SAFETY: valid pointers.
+        assert_eq!(unsafe { bokeh_processor_set_settings(p, &wrong) }, BokehStatus::InvalidArgument, "{name}");
+        assert!(last_error().contains(&format!("settings.{name}")), "{name}: {}", last_error());
+    }
+    // A caller built against the first header: its struct ends at `temporal`, and whatever lies
+    // beyond (here: values that would be refused) is never read; the new fields get defaults.
+    s.struct_size = std::mem::offset_of!(BokehSettings, bloom) as u32;
+    s.strength = 0.07;
+    s.bloom = 1000.0;
+    s.refine = 7;
+    // SAFETY: valid pointers.
+    unsafe {
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Ok, "{}", last_error());
+        let mut got = BokehSettings::default();
+        assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
+        assert_eq!(got, BokehSettings { strength: 0.07, ..BokehSettings::default() });
+    }
+    destroy(p);
+
+    // The new fields reach the pipeline: same pictures as the Rust API with the same options.
+    let (w, h) = (96u32, 72u32);
+    let rgba = test_rgba(w, h);
+    let reference = FrameRef::packed(&rgba, w, h, PixelFormat::Rgba8).expect("frame");
+    let cases = [
+        (
+            BokehSettings {
+                blur: BOKEH_BLUR_HEXAGON,
+                bloom: 12.0,
+                refine: 0,
+                strength: 0.08,
+                ..BokehSettings::default()
+            },
+            Options::default().with_blur(BlurKind::Hexagon).with_bloom(12.0).with_refine(None).with_strength(0.08),
+        ),
+        (
+            BokehSettings {
+                mode: BOKEH_MODE_CUTOUT,
+                edge_threshold: 0.4,
+                edge_feather: 0.3,
+                decontaminate: 0,
+                ..BokehSettings::default()
+            },
+            Options::default()
+                .with_mode(Mode::Cutout)
+                .with_refine(Some(Refine::default().with_ramp(0.4, 0.3)))
+                .with_decontaminate(false),
+        ),
+    ];
+    for (settings, options) in cases {
+        let expected = rust_api(reference, options);
+        let p = new_processor(Some(&settings));
+        let mut input = rgba.clone();
+        let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+        let mut output = vec![0u8; input.len()];
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+        // SAFETY: frames describe live buffers.
+        assert_eq!(unsafe { bokeh_processor_process(p, &inf, &outf) }, BokehStatus::Ok, "{}", last_error());
+        assert_eq!(output, expected.data(), "{settings:?}");
+        // And they are not the defaults' pictures.
+        let mut default = settings;
+        (default.blur, default.bloom, default.refine, default.strength) = (0, 4.0, 1, 0.03);
+        (default.edge_threshold, default.edge_feather, default.decontaminate) = (0.5, 1.0, 1);
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(bokeh_processor_set_settings(p, &default), BokehStatus::Ok);
+            assert_eq!(bokeh_processor_process(p, &inf, &outf), BokehStatus::Ok, "{}", last_error());
+        }
+        assert_ne!(output, expected.data(), "{settings:?} changes the picture");
+        destroy(p);
+    }
+}

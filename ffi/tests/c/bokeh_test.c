@@ -289,6 +289,18 @@ static void error_paths(bokeh_processor *p, const char *dir) {
     s.temporal = 0;
     s.mode = 99;
     EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "mode");
+    s.mode = BOKEH_MODE_BLUR;
+    s.bloom = 0.5f;
+    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "settings.bloom");
+    s.bloom = 8.0f;
+    s.edge_feather = 0.0f;
+    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "settings.edge_feather");
+    s.edge_feather = 0.5f;
+    s.blur = BOKEH_BLUR_HEXAGON;
+    s.refine = 0;
+    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_OK, "");
+    EXPECT_STATUS(bokeh_processor_process(p, &in, &o), BOKEH_STATUS_OK, "");
+    bokeh_settings_init(&s);
     s.mode = BOKEH_MODE_CUTOUT;
     EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_OK, "");
     bado = o;
