@@ -1,6 +1,7 @@
 //! Blur stage: the fast mask-weighted disc (and Gaussian) blur against `image`'s `fast_blur`
 //! (an unweighted sRGB box approximation of a Gaussian) at every size, and against the exact
-//! full-resolution reference disc where that finishes in reasonable time (640×480).
+//! full-resolution reference disc where that finishes in reasonable time (640×480), and the disc
+//! with focus falloff beside the plain one.
 
 mod common;
 
@@ -20,6 +21,13 @@ fn blur(c: &mut Criterion) {
         let id = |name| BenchmarkId::new(name, common::label(w, h));
         g.bench_function(id("disc_fast"), |b| {
             b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Disc, radius).expect("blur"))
+        });
+        // Focus falloff at 20% of the diagonal: a distance transform and an aperture per cell.
+        let falloff = 0.2 * (w as f32).hypot(h as f32);
+        g.bench_function(id("disc_falloff"), |b| {
+            b.iter(|| {
+                bg.compute_with_falloff(frame.as_ref(), &mask, BlurKind::Disc, radius, 1.0, falloff).expect("blur")
+            })
         });
         g.bench_function(id("gaussian_fast"), |b| {
             b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Gaussian, radius).expect("blur"))

@@ -98,6 +98,10 @@ typedef struct bokeh_settings {
   // Colour decontamination of edge pixels in replace and cutout modes, so hair does not carry
   // the old background's colour (1, the default) or none (0).
   uint32_t decontaminate;
+  // Focus falloff: 0 (the default) blurs the whole background alike; D in (0, 1] grows the
+  // blur from nothing at the person to full strength D × the diagonal away, so the ground at
+  // their feet stays sharper than the far wall. Disc and hexagon blurs only.
+  float focus_falloff;
 } bokeh_settings;
 
 // Pixel formats (`bokeh_pixel_format`). 0 is deliberately invalid, so that a zeroed frame

@@ -18,3 +18,6 @@ src=examples/data/grace_hopper.jpg
 "${bokeh[@]}" "$src" -o docs/grace_hopper-gaussian.jpg --blur gaussian --jpeg-quality 90
 "${bokeh[@]}" "$src" -o docs/grace_hopper-hexagon-f1.4.jpg --blur hexagon --f-number 1.4 --jpeg-quality 90
 "${bokeh[@]}" "$src" -o docs/grace_hopper-no-bloom.jpg --bloom 1 --jpeg-quality 90
+src=examples/data/astronaut.png
+"${bokeh[@]}" "$src" -o docs/astronaut-strength-0.06.jpg --strength 0.06 --jpeg-quality 90
+"${bokeh[@]}" "$src" -o docs/astronaut-falloff-0.3.jpg --strength 0.06 --falloff 0.3 --jpeg-quality 90

@@ -66,6 +66,11 @@ pub struct Options {
     /// Highlight bloom, `1.0..=64.0` ([`crate::blur::highlight_gain`]; 1 = off): clipped
     /// highlights in the background become bright discs, as through a lens.
     pub bloom: f32,
+    /// Focus falloff (off by default): the blur grows from nothing at the person to its full
+    /// strength at this distance from the person, as a fraction of the frame's diagonal
+    /// (`0.0..=1.0`), so the ground at a subject's feet stays sharper than the far wall. Disc and
+    /// hexagon blurs only. See [`crate::blur`].
+    pub focus_falloff: Option<f32>,
     /// The new background for [`Mode::Replace`].
     pub background: Option<Arc<Frame>>,
     /// Temporal stability for video ([`Temporal`]): off for photos, on by default in video.
@@ -91,6 +96,7 @@ impl Default for Options {
             blur: BlurKind::Disc,
             strength: Self::DEFAULT_STRENGTH,
             bloom: Self::DEFAULT_BLOOM,
+            focus_falloff: None,
             background: None,
             temporal: None,
             backend: Backend::Cpu,
@@ -196,8 +202,25 @@ impl Options {
         self
     }
 
+    /// Sets the focus falloff distance (fraction of the diagonal; `None` = off).
+    pub fn with_focus_falloff(mut self, falloff: Option<f32>) -> Self {
+        self.focus_falloff = falloff;
+        self
+    }
+
+    /// Focus falloff distance in pixels for a `width × height` frame.
+    pub fn focus_falloff_for(&self, width: u32, height: u32) -> Option<f32> {
+        self.focus_falloff.map(|f| f * (width as f32).hypot(height as f32))
+    }
+
     /// Checks the options are consistent.
     pub fn validate(&self) -> Result<()> {
+        if let Some(f) = self.focus_falloff {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(Error::InvalidOption(format!("focus falloff {f} is outside 0 (exclusive) ..= 1")));
+            }
+            crate::blur::check_falloff(Some(1.0), self.blur)?;
+        }
         if let Some(r) = &self.refine {
             r.validate()?;
         }
@@ -653,8 +676,11 @@ impl Pipeline {
         let mut t2 = t1;
         match self.options.mode {
             Mode::Blur => {
-                let radius = self.options.radius_for(w, h);
-                self.blurred.compute_with_bloom(input, &self.mask, self.options.blur, radius, self.options.bloom)?;
+                let (radius, kind, bloom) = (self.options.radius_for(w, h), self.options.blur, self.options.bloom);
+                match self.options.focus_falloff_for(w, h) {
+                    Some(d) => self.blurred.compute_with_falloff(input, &self.mask, kind, radius, bloom, d)?,
+                    None => self.blurred.compute_with_bloom(input, &self.mask, kind, radius, bloom)?,
+                }
                 t2 = Instant::now();
                 composite::blend_blurred(input, &self.mask, &self.blurred, output);
             }
@@ -718,7 +744,13 @@ impl Pipeline {
             gpu.refine(refine, refine_temporal.as_ref())?;
         }
         match mode {
-            Mode::Blur => gpu.blur(self.options.blur, self.options.radius_for(w, h), self.options.bloom)?,
+            Mode::Blur => {
+                let (kind, radius, bloom) = (self.options.blur, self.options.radius_for(w, h), self.options.bloom);
+                match self.options.focus_falloff_for(w, h) {
+                    Some(d) => gpu.blur_with_falloff(kind, radius, bloom, d)?,
+                    None => gpu.blur(kind, radius, bloom)?,
+                }
+            }
             Mode::Replace => {
                 let id = self.options.background.as_ref().map_or(0, |b| Arc::as_ptr(b) as usize);
                 let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();

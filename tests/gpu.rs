@@ -193,6 +193,29 @@ fn both_kernels_at_every_strength_match_the_cpu() {
 }
 
 #[test]
+fn focus_falloff_matches_the_cpu() {
+    // Each reduced cell's aperture comes from its distance to the person: the GPU computes the
+    // same integer distances another way and must choose the same apertures.
+    let mask = mask();
+    let frame = photo(150, 101, PixelFormat::Rgba8);
+    // Not vacuous: the falloff changes the picture.
+    let mut cpu = Pipeline::new(segmenter(), Options::default()).expect("cpu");
+    let plain = run(&mut cpu, frame.as_ref(), &mask);
+    cpu.set_options(Options::default().with_focus_falloff(Some(0.2))).expect("options");
+    let d = diff(&run(&mut cpu, frame.as_ref(), &mask), &plain);
+    assert!(d.max > 20, "falloff changes the background: max {}", d.max);
+    for blur in [BlurKind::Disc, BlurKind::Hexagon] {
+        for strength in [0.01, 0.05, Options::MAX_STRENGTH] {
+            for falloff in [0.02, 0.2, 1.0] {
+                let options =
+                    Options::default().with_blur(blur).with_strength(strength).with_focus_falloff(Some(falloff));
+                check(&format!("{blur:?} strength {strength} falloff {falloff}"), options, &frame, &mask);
+            }
+        }
+    }
+}
+
+#[test]
 fn the_whole_pipeline_with_the_model_matches_the_cpu() {
     // Preprocessing on the GPU feeds the model slightly different floats (another summation
     // order), so the model's mask may move by a hair; the same tolerance still holds. With

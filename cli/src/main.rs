@@ -127,6 +127,12 @@ struct Look {
     #[arg(long, value_name = "X", default_value_t = Options::DEFAULT_BLOOM)]
     bloom: f32,
 
+    /// Focus falloff: the blur grows from nothing at the person to full strength this far from
+    /// them (a fraction of the diagonal, e.g. 0.2), so the ground at their feet stays sharper than
+    /// the far wall. Disc and hexagon blurs.
+    #[arg(long, value_name = "D")]
+    falloff: Option<f32>,
+
     /// An ONNX segmentation model to use instead of the embedded MediaPipe selfie model.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
@@ -316,6 +322,7 @@ fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Optio
         .with_blur(blur)
         .with_strength(cli.strength)
         .with_bloom(cli.bloom)
+        .with_focus_falloff(cli.falloff)
         .with_backend(backend(cli.backend))
         .with_decontaminate(!cli.no_decontaminate)
         .with_detail_passes(cli.detail.unwrap_or(if photo { Options::PHOTO_DETAIL_PASSES } else { 0 }))

@@ -205,3 +205,29 @@ fn bench_prints_one_line_per_stage_and_ends_with_end_to_end() {
     let r = bokeh(&["bench", "--size", "0x10"]);
     assert_eq!(r.status.code(), Some(2), "bad size is a usage error");
 }
+
+#[test]
+fn focus_falloff_changes_the_picture_and_bad_values_are_refused() {
+    let dir = temp();
+    let input = copy_sample(dir.path(), "hopper.jpg");
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![input.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--detail", "0"];
+        args.extend_from_slice(extra);
+        (bokeh(&args), out)
+    };
+    let (plain, plain_png) = run("plain.png", &[]);
+    let (falloff, falloff_png) = run("falloff.png", &["--falloff", "0.2", "--strength", "0.08"]);
+    assert!(plain.status.success() && falloff.status.success(), "{}{}", stderr(&plain), stderr(&falloff));
+    let (a, b) = (std::fs::read(&plain_png).expect("plain"), std::fs::read(&falloff_png).expect("falloff"));
+    assert_ne!(a, b, "--falloff changes the picture");
+    for (args, says) in [
+        (&["--falloff", "0"][..], "focus falloff 0"),
+        (&["--falloff", "0.2", "--blur", "gaussian"][..], "disc or hexagon"),
+    ] {
+        let (out, png) = run("bad.png", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(!png.exists(), "nothing written for {args:?}");
+    }
+}

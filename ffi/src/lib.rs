@@ -192,6 +192,10 @@ pub struct BokehSettings {
     /// Colour decontamination of edge pixels in replace and cutout modes, so hair does not carry
     /// the old background's colour (1, the default) or none (0).
     pub decontaminate: u32,
+    /// Focus falloff: 0 (the default) blurs the whole background alike; D in (0, 1] grows the
+    /// blur from nothing at the person to full strength D × the diagonal away, so the ground at
+    /// their feet stays sharper than the far wall. Disc and hexagon blurs only.
+    pub focus_falloff: f32,
 }
 
 /// The smallest `struct_size` accepted: the first published layout of [`BokehSettings`], which
@@ -212,6 +216,7 @@ impl Default for BokehSettings {
             edge_threshold: 0.5,
             edge_feather: 1.0,
             decontaminate: 1,
+            focus_falloff: 0.0,
         }
     }
 }
@@ -402,6 +407,13 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
     let threshold = range("edge_threshold", settings.edge_threshold, 0.0, 1.0)?;
     let feather = range("edge_feather", settings.edge_feather, 0.01, 1.0)?;
     let refine = switch("refine", settings.refine)?.then(|| Refine::default().with_ramp(threshold, feather));
+    let falloff = range("focus_falloff", settings.focus_falloff, 0.0, 1.0)?;
+    if falloff > 0.0 && blur == BlurKind::Gaussian {
+        return Err(Failure::new(
+            BokehStatus::InvalidArgument,
+            "settings.focus_falloff: needs BOKEH_BLUR_DISC or BOKEH_BLUR_HEXAGON (a Gaussian has no aperture to grow)",
+        ));
+    }
     let mut options = Options::default()
         .with_mode(mode)
         .with_blur(blur)
@@ -409,7 +421,8 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
         .with_temporal(temporal)
         .with_bloom(bloom)
         .with_refine(refine)
-        .with_decontaminate(switch("decontaminate", settings.decontaminate)?);
+        .with_decontaminate(switch("decontaminate", settings.decontaminate)?)
+        .with_focus_falloff((falloff > 0.0).then_some(falloff));
     options.background = previous.and_then(|o| o.background.clone());
     Ok(options)
 }

@@ -431,7 +431,7 @@ fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
     let p = new_processor(None);
     let mut s = BokehSettings::default();
     type Field = fn(&mut BokehSettings);
-    let bad: [(&str, Field); 7] = [
+    let bad: [(&str, Field); 9] = [
         ("bloom", |s| s.bloom = 0.5),
         ("bloom", |s| s.bloom = f32::NAN),
         ("refine", |s| s.refine = 2),
@@ -439,6 +439,8 @@ fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
         ("edge_feather", |s| s.edge_feather = 0.0),
         ("decontaminate", |s| s.decontaminate = 3),
         ("blur", |s| s.blur = 3),
+        ("focus_falloff", |s| s.focus_falloff = -0.1),
+        ("focus_falloff", |s| (s.focus_falloff, s.blur) = (0.2, BOKEH_BLUR_GAUSSIAN)),
     ];
     for (name, set) in bad {
         let mut wrong = s;
@@ -473,9 +475,15 @@ fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
                 bloom: 12.0,
                 refine: 0,
                 strength: 0.08,
+                focus_falloff: 0.3,
                 ..BokehSettings::default()
             },
-            Options::default().with_blur(BlurKind::Hexagon).with_bloom(12.0).with_refine(None).with_strength(0.08),
+            Options::default()
+                .with_blur(BlurKind::Hexagon)
+                .with_bloom(12.0)
+                .with_refine(None)
+                .with_strength(0.08)
+                .with_focus_falloff(Some(0.3)),
         ),
         (
             BokehSettings {
@@ -505,6 +513,7 @@ fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
         let mut default = settings;
         (default.blur, default.bloom, default.refine, default.strength) = (0, 4.0, 1, 0.03);
         (default.edge_threshold, default.edge_feather, default.decontaminate) = (0.5, 1.0, 1);
+        default.focus_falloff = 0.0;
         // SAFETY: as above.
         unsafe {
             assert_eq!(bokeh_processor_set_settings(p, &default), BokehStatus::Ok);

@@ -30,6 +30,18 @@
 //!
 //! Both steps run in parallel over rows with rayon. [`reference`](mod@reference) is the plain, full-resolution,
 //! direct-summation twin that the fast path is tested against.
+//!
+//! # Focus falloff
+//! A real lens leaves the ground at the subject's feet as sharp as the subject and blurs the far
+//! wall most. Without depth, [`BlurredBackground::compute_with_falloff`] takes the distance from
+//! the person as its stand-in: at the reduced resolution, cells that are mostly person seed an
+//! exact Euclidean distance transform (integer squared distances, Felzenszwalb & Huttenlocher's
+//! lower envelope per row after a pass per column), and each cell's aperture radius grows from 0
+//! at the person to the full radius at the falloff distance (a smoothstep). The apertures come
+//! from a table of levels 1/4 of a reduced pixel apart, and the level of a cell is looked up by
+//! its integer squared distance, so the GPU (which computes the same integers another way) picks
+//! the same aperture. Near the person the blur is then only the reduction's own softness
+//! (`⌈radius / 12⌉` pixels).
 
 pub mod reference;
 
@@ -96,8 +108,132 @@ pub struct BlurredBackground {
     low: Vec<[f32; 4]>,
     tmp: Vec<[f32; 4]>,
     prefix: Vec<[f64; 4]>,
-    spans: Vec<usize>,
     kernel: Vec<f32>,
+    /// The apertures of every blur level (one level without focus falloff).
+    apertures: Apertures,
+    /// Per low-resolution cell: its aperture level (focus falloff), and distance scratch.
+    cell_levels: Vec<u32>,
+    dist: Vec<u64>,
+}
+
+/// Apertures for the disc passes: `spans` holds every level's half-widths one after the other,
+/// `levels[k]` is level `k`'s (first span, number of spans), and `table[d²]` the level of a cell
+/// at squared distance `d²` (low-resolution pixels) from the person; farther cells get the last
+/// level. Without focus falloff there is one level and no table.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Apertures {
+    pub(crate) spans: Vec<usize>,
+    pub(crate) levels: Vec<(usize, usize)>,
+    pub(crate) table: Vec<u32>,
+}
+
+/// Steps between the aperture radii of focus falloff, in low-resolution pixels.
+const FALLOFF_STEP: f32 = 0.25;
+
+impl Apertures {
+    /// Makes these the apertures of `kind` for a blur of `radius` low-resolution pixels, growing
+    /// from 0 at the person to `radius` at `falloff` low-resolution pixels from it when that is
+    /// given.
+    pub(crate) fn fill(&mut self, kind: BlurKind, radius: f32, falloff: Option<f32>) {
+        let out = self;
+        out.spans.clear();
+        out.levels.clear();
+        out.table.clear();
+        let mut spans = Vec::new();
+        let Some(falloff) = falloff.filter(|d| *d > 0.0) else {
+            aperture_spans(kind, radius, &mut out.spans);
+            out.levels.push((0, out.spans.len()));
+            return;
+        };
+        let last = (radius / FALLOFF_STEP).ceil() as u32;
+        for k in 0..=last {
+            aperture_spans(kind, (k as f32 * FALLOFF_STEP).min(radius), &mut spans);
+            out.levels.push((out.spans.len(), spans.len()));
+            out.spans.extend_from_slice(&spans);
+        }
+        let reach = (falloff * falloff).ceil() as usize + 1;
+        out.table.extend((0..reach).map(|d2| {
+            let t = ((d2 as f32).sqrt() / falloff).min(1.0);
+            let r = radius * t * t * (3.0 - 2.0 * t);
+            ((r / FALLOFF_STEP).round() as u32).min(last)
+        }));
+    }
+
+    /// The level of a cell at squared distance `d2` from the person.
+    pub(crate) fn level(&self, d2: u64) -> u32 {
+        match usize::try_from(d2).ok().and_then(|i| self.table.get(i)) {
+            Some(&k) => k,
+            None => (self.levels.len() - 1) as u32,
+        }
+    }
+}
+
+/// "No person in reach" in the distance transform.
+pub(crate) const FAR: u64 = u64::MAX / 4;
+
+/// Squared Euclidean distance from every cell of a `w × h` grid to the nearest cell where
+/// `seed` is true (`FAR` when there is none), in place in `out`.
+pub(crate) fn distance_transform(w: usize, h: usize, seed: impl Fn(usize) -> bool + Sync, out: &mut Vec<u64>) {
+    out.clear();
+    out.resize(w * h, FAR);
+    // Columns: the vertical distance to the nearest seed, squared.
+    let mut cols = vec![FAR; w * h];
+    cols.par_chunks_mut(h).enumerate().for_each(|(x, col)| {
+        let mut last: Option<usize> = None;
+        for (y, c) in col.iter_mut().enumerate() {
+            if seed(y * w + x) {
+                last = Some(y);
+            }
+            if let Some(l) = last {
+                *c = ((y - l) * (y - l)) as u64;
+            }
+        }
+        let mut next: Option<usize> = None;
+        for y in (0..h).rev() {
+            if seed(y * w + x) {
+                next = Some(y);
+            }
+            if let Some(n) = next {
+                col[y] = col[y].min(((n - y) * (n - y)) as u64);
+            }
+        }
+    });
+    // Rows: the lower envelope of the parabolas (x − q)² + f(q) (Felzenszwalb & Huttenlocher).
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let f = |q: usize| cols[q * h + y];
+        // v: the parabolas of the envelope, left to right; z[i]: where v[i] starts.
+        let (mut v, mut z): (Vec<usize>, Vec<f64>) = (Vec::with_capacity(w), Vec::with_capacity(w + 1));
+        let key = |q: usize| (f(q) + (q * q) as u64) as f64;
+        for q in (0..w).filter(|&q| f(q) < FAR) {
+            while let (Some(&p), Some(&start)) = (v.last(), z.last()) {
+                let s = (key(q) - key(p)) / (2.0 * (q - p) as f64);
+                if s > start {
+                    v.push(q);
+                    z.push(s);
+                    break;
+                }
+                // The new parabola hides the top one entirely (never the first: it starts at −∞).
+                v.pop();
+                z.pop();
+            }
+            if v.is_empty() {
+                v.push(q);
+                z.push(f64::NEG_INFINITY);
+            }
+        }
+        if v.is_empty() {
+            return;
+        }
+        z.push(f64::INFINITY);
+        let mut k = 0;
+        for (x, o) in row.iter_mut().enumerate() {
+            while z[k + 1] < x as f64 {
+                k += 1;
+            }
+            let q = v[k];
+            *o = (x.abs_diff(q) * x.abs_diff(q)) as u64 + f(q);
+        }
+    });
 }
 
 /// Where a full-resolution coordinate falls between two low-resolution samples.
@@ -148,16 +284,32 @@ impl BlurredBackground {
         radius: f32,
         bloom: f32,
     ) -> Result<()> {
-        self.compute_weighted(frame, mask, kind, radius, bloom, false)
+        self.compute_weighted(frame, mask, kind, radius, bloom, None, false)
+    }
+
+    /// [`BlurredBackground::compute_with_bloom`] with focus falloff (see the [module
+    /// docs](self)): the aperture grows from nothing at the person to its full `radius` at
+    /// `falloff` frame pixels from the person. Disc and hexagon apertures only.
+    pub fn compute_with_falloff(
+        &mut self,
+        frame: FrameRef<'_>,
+        mask: &Mask,
+        kind: BlurKind,
+        radius: f32,
+        bloom: f32,
+        falloff: f32,
+    ) -> Result<()> {
+        self.compute_weighted(frame, mask, kind, radius, bloom, Some(falloff), false)
     }
 
     /// An estimate of the background alone around the person, for colour decontamination: like
     /// [`BlurredBackground::compute`] with the weights `(1 − mask)⁸`, so that mixed edge pixels
     /// (half person) count for almost nothing and only clear background is averaged.
     pub fn compute_background_only(&mut self, frame: FrameRef<'_>, mask: &Mask, radius: f32) -> Result<()> {
-        self.compute_weighted(frame, mask, BlurKind::Disc, radius, 1.0, true)
+        self.compute_weighted(frame, mask, BlurKind::Disc, radius, 1.0, None, true)
     }
 
+    #[allow(clippy::too_many_arguments)] // the public entry points name the combinations
     fn compute_weighted(
         &mut self,
         frame: FrameRef<'_>,
@@ -165,6 +317,7 @@ impl BlurredBackground {
         kind: BlurKind,
         radius: f32,
         bloom: f32,
+        falloff: Option<f32>,
         background_only: bool,
     ) -> Result<()> {
         let (expected, actual) = (Dims(frame.width(), frame.height()), Dims(mask.width(), mask.height()));
@@ -177,13 +330,22 @@ impl BlurredBackground {
         if !bloom.is_finite() || !(1.0..=MAX_BLOOM).contains(&bloom) {
             return Err(Error::InvalidOption(format!("highlight bloom {bloom} is outside 1..={MAX_BLOOM}")));
         }
+        check_falloff(falloff, kind)?;
         // No blur, no lens: a highlight is not spread, so it is not brightened either.
         let bloom = if radius < 1.0 { 1.0 } else { bloom };
         let (factor, low_radius) = reduction(radius);
         self.downsample(frame, mask, factor, bloom, background_only);
         match kind {
             BlurKind::Disc | BlurKind::Hexagon => {
-                aperture_spans(kind, low_radius, &mut self.spans);
+                self.apertures.fill(kind, low_radius, falloff.map(|d| d / factor as f32));
+                self.cell_levels.clear();
+                if !self.apertures.table.is_empty() {
+                    // Cells that are mostly person (background weight under ½) seed the distances.
+                    let low = &self.low;
+                    distance_transform(self.width, self.height, |i| low[i][3] < 0.5, &mut self.dist);
+                    let apertures = &self.apertures;
+                    self.cell_levels.extend(self.dist.iter().map(|&d2| apertures.level(d2)));
+                }
                 self.spans_blur();
             }
             BlurKind::Gaussian => self.gaussian(low_radius / 2.0),
@@ -268,11 +430,11 @@ impl BlurredBackground {
         });
     }
 
-    /// Convolution of `self.low` in place with the aperture in `self.spans`, through row prefix
+    /// Convolution of `self.low` in place with the apertures in `self.apertures` (each cell's
+    /// level in `self.cell_levels`, or level 0 everywhere when that is empty), through row prefix
     /// sums.
     fn spans_blur(&mut self) {
         let (w, h) = (self.width, self.height);
-        let reach = self.spans.len() / 2;
         self.prefix.clear();
         self.prefix.resize(h * (w + 1), [0.0; 4]);
         let low = &self.low;
@@ -285,12 +447,16 @@ impl BlurredBackground {
                 p[x + 1] = acc;
             }
         });
-        let (prefix, spans) = (&self.prefix, &self.spans);
+        let (prefix, apertures, cell_levels) = (&self.prefix, &self.apertures, &self.cell_levels);
         self.low.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-            // Only the spans whose row lies inside the image.
-            let first = reach.saturating_sub(y);
-            let last = (h - 1 - y + reach).min(spans.len() - 1);
             for (x, o) in out.iter_mut().enumerate() {
+                let level = cell_levels.get(y * w + x).map_or(0, |&k| k as usize);
+                let (start, count) = apertures.levels[level];
+                let spans = &apertures.spans[start..start + count];
+                let reach = count / 2;
+                // Only the spans whose row lies inside the image.
+                let first = reach.saturating_sub(y);
+                let last = (h - 1 - y + reach).min(count - 1);
                 let mut acc = [0.0f64; 4];
                 for (k, &half) in spans.iter().enumerate().take(last + 1).skip(first) {
                     let p = &prefix[(y + k - reach) * (w + 1)..];
@@ -377,6 +543,19 @@ pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>
     match kind {
         BlurKind::Hexagon => hexagon_spans(radius, spans),
         BlurKind::Disc | BlurKind::Gaussian => disc_spans(radius, spans),
+    }
+}
+
+/// Focus falloff needs a distance (finite, positive, in frame pixels) and an aperture.
+pub(crate) fn check_falloff(falloff: Option<f32>, kind: BlurKind) -> Result<()> {
+    match falloff {
+        Some(d) if !d.is_finite() || d <= 0.0 => {
+            Err(Error::InvalidOption(format!("focus falloff distance {d} must be a positive number of pixels")))
+        }
+        Some(_) if kind == BlurKind::Gaussian => Err(Error::InvalidOption(
+            "focus falloff needs the disc or hexagon blur (a Gaussian has no aperture to grow)".into(),
+        )),
+        _ => Ok(()),
     }
 }
 

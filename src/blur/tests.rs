@@ -200,3 +200,66 @@ fn mismatched_mask_or_bad_radius_is_an_error() {
     assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), BlurKind::Disc, f32::NAN).is_err());
     assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), BlurKind::Disc, -1.0).is_err());
 }
+
+#[test]
+fn distance_transform_is_exact() {
+    // Against brute force on scattered seeds, a single seed, a full row and no seed at all.
+    for (w, h, every) in [(37usize, 23usize, 17usize), (50, 1, 9), (1, 30, 7), (20, 20, 1000), (16, 12, 1)] {
+        let seed = |i: usize| (i * 7919 + 3).is_multiple_of(every);
+        let mut got = Vec::new();
+        distance_transform(w, h, seed, &mut got);
+        for y in 0..h {
+            for x in 0..w {
+                let best = (0..w * h)
+                    .filter(|&i| seed(i))
+                    .map(|i| ((i % w).abs_diff(x).pow(2) + (i / w).abs_diff(y).pow(2)) as u64)
+                    .min()
+                    .unwrap_or(FAR);
+                assert_eq!(got[y * w + x], best, "{w}x{h} every {every} at ({x}, {y})");
+            }
+        }
+    }
+}
+
+#[test]
+fn focus_falloff_keeps_lights_near_the_person_small() {
+    // A person (mask 1) fills the left 40 columns; one light sits 6 px from them, one 100 px.
+    let (w, h) = (240u32, 120u32);
+    let mut data = vec![12u8; (w * h * 3) as usize];
+    for (x, y) in [(46u32, 60u32), (140, 60)] {
+        for yy in y - 1..=y + 1 {
+            for xx in x - 1..=x + 1 {
+                let i = ((yy * w + xx) * 3) as usize;
+                data[i..i + 3].fill(255);
+            }
+        }
+    }
+    let frame = Frame::from_vec(data, w, h, PixelFormat::Rgb8).expect("frame");
+    let mut mask = Mask::new(w, h);
+    for y in 0..h {
+        mask.data_mut()[(y * w) as usize..(y * w + 40) as usize].fill(1.0);
+    }
+    let background = decode_lut()[12];
+    // How far from the light its blur reaches along its row (brighter than the background).
+    let spread = |img: &[[f32; 3]], x: u32| {
+        let row = &img[(60 * w) as usize..(61 * w) as usize];
+        (x..w).take_while(|&xx| row[xx as usize][1] > background + 2e-3).count()
+    };
+    let radius = 20.0;
+    let mut bg = BlurredBackground::default();
+    bg.compute_with_bloom(frame.as_ref(), &mask, BlurKind::Disc, radius, 1.0).expect("blur");
+    let plain = upsampled(&bg, w, h);
+    bg.compute_with_falloff(frame.as_ref(), &mask, BlurKind::Disc, radius, 1.0, 60.0).expect("blur");
+    let falloff = upsampled(&bg, w, h);
+    let (near_plain, far_plain) = (spread(&plain, 46), spread(&plain, 140));
+    let (near, far) = (spread(&falloff, 46), spread(&falloff, 140));
+    eprintln!("spread without falloff {near_plain} / {far_plain}, with {near} / {far}");
+    assert!(near_plain >= 19 && far_plain >= 19, "both lights are full discs without falloff");
+    assert_eq!(far, far_plain, "beyond the falloff distance the blur is the full one");
+    assert!(near <= 6, "next to the person the light stays small: {near}");
+    // A Gaussian has no aperture to grow, and the distance must make sense.
+    for (kind, d) in [(BlurKind::Gaussian, 60.0), (BlurKind::Disc, 0.0), (BlurKind::Disc, f32::NAN)] {
+        let r = bg.compute_with_falloff(frame.as_ref(), &mask, kind, radius, 1.0, d);
+        assert!(matches!(r, Err(Error::InvalidOption(_))), "{kind:?} {d}");
+    }
+}

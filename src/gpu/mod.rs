@@ -126,6 +126,8 @@ struct Kernels {
     disc: wgpu::ComputePipeline,
     gauss_h: wgpu::ComputePipeline,
     gauss_v: wgpu::ComputePipeline,
+    distance_cols: wgpu::ComputePipeline,
+    distance_rows: wgpu::ComputePipeline,
     blend_blurred: wgpu::ComputePipeline,
     blend_replaced: wgpu::ComputePipeline,
     cutout: wgpu::ComputePipeline,
@@ -352,6 +354,8 @@ impl Kernels {
             disc: make(&blur, "disc"),
             gauss_h: make(&blur, "gauss_h"),
             gauss_v: make(&blur, "gauss_v"),
+            distance_cols: make(&blur, "distance_cols"),
+            distance_rows: make(&blur, "distance_rows"),
             blend_blurred: make(&composite, "blend_blurred"),
             blend_replaced: make(&composite, "blend_replaced"),
             cutout: make(&composite, "cutout"),
@@ -423,6 +427,9 @@ struct Buffers {
     shape: Slot,
     tmp: Slot,
     blurred: Slot,
+    falloff_dist: Slot,
+    cell_level: Slot,
+    falloff_table: Slot,
     comp_params: Slot,
     replaced: Slot,
     out: Slot,
@@ -455,6 +462,9 @@ impl Buffers {
             shape: Slot::new("blur shape", STORAGE | DST),
             tmp: Slot::new("blur tmp", STORAGE),
             blurred: Slot::new("blurred", STORAGE),
+            falloff_dist: Slot::new("falloff distances", STORAGE),
+            cell_level: Slot::new("falloff aperture levels", STORAGE),
+            falloff_table: Slot::new("falloff level table", STORAGE | DST),
             comp_params: Slot::new("composite params", UNIFORM | DST),
             replaced: Slot::new("replacement background", STORAGE | DST),
             out: Slot::new("output", STORAGE | SRC),
@@ -476,6 +486,8 @@ struct Groups {
     disc: Option<wgpu::BindGroup>,
     gauss_h: Option<wgpu::BindGroup>,
     gauss_v: Option<wgpu::BindGroup>,
+    distance_cols: Option<wgpu::BindGroup>,
+    distance_rows: Option<wgpu::BindGroup>,
     blend_blurred: Option<wgpu::BindGroup>,
     blend_replaced: Option<wgpu::BindGroup>,
     cutout: Option<wgpu::BindGroup>,
@@ -574,15 +586,15 @@ pub struct GpuPixels {
     /// Reduced size of the refinement coefficients in `refine_prev`, when they are the last
     /// frame's (temporal smoothing).
     refine_prev: Option<(u32, u32)>,
-    /// Blur kernel of the cached `shape` table.
-    shape_key: Option<(BlurKind, u32)>,
+    /// Blur kernel of the cached `shape` table: kind, reduced radius and falloff (bits).
+    shape_key: Option<(BlurKind, u32, u32)>,
     /// Reduced size and factor of the last blur.
     blur_low: Option<(u32, u32, u32)>,
     /// Last uploaded replacement background: which one and for which size.
     replaced_key: Option<(usize, u32, u32)>,
     scratch: Vec<u8>,
     kernel: Vec<f32>,
-    spans: Vec<usize>,
+    apertures: crate::blur::Apertures,
 }
 
 impl std::fmt::Debug for GpuPixels {
@@ -609,7 +621,7 @@ impl GpuPixels {
             replaced_key: None,
             scratch: Vec::new(),
             kernel: Vec::new(),
-            spans: Vec::new(),
+            apertures: Default::default(),
         }
     }
 
@@ -931,16 +943,30 @@ impl GpuPixels {
     /// The blur stage: the uploaded frame's background (weighted by the upsampled mask) with a
     /// kernel of `radius` frame pixels, at the reduced resolution the CPU would use.
     pub fn blur(&mut self, kind: BlurKind, radius: f32, bloom: f32) -> Result<()> {
-        self.blur_weighted(kind, radius, bloom, false)
+        self.blur_weighted(kind, radius, bloom, None, false)
+    }
+
+    /// [`GpuPixels::blur`] with focus falloff: the aperture grows from nothing at the person to
+    /// `radius` at `falloff` frame pixels from it (the CPU's
+    /// [`crate::BlurredBackground::compute_with_falloff`]). Disc and hexagon only.
+    pub fn blur_with_falloff(&mut self, kind: BlurKind, radius: f32, bloom: f32, falloff: f32) -> Result<()> {
+        self.blur_weighted(kind, radius, bloom, Some(falloff), false)
     }
 
     /// The old background's estimate for decontamination (the CPU's
     /// `BlurredBackground::compute_background_only`) into the blurred buffer.
     pub fn blur_background_only(&mut self, radius: f32) -> Result<()> {
-        self.blur_weighted(BlurKind::Disc, radius, 1.0, true)
+        self.blur_weighted(BlurKind::Disc, radius, 1.0, None, true)
     }
 
-    fn blur_weighted(&mut self, kind: BlurKind, radius: f32, bloom: f32, background_only: bool) -> Result<()> {
+    fn blur_weighted(
+        &mut self,
+        kind: BlurKind,
+        radius: f32,
+        bloom: f32,
+        falloff: Option<f32>,
+        background_only: bool,
+    ) -> Result<()> {
         let f = self.shape()?;
         if !radius.is_finite() || radius < 0.0 {
             return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
@@ -951,15 +977,22 @@ impl GpuPixels {
                 crate::blur::MAX_BLOOM
             )));
         }
+        crate::blur::check_falloff(falloff, kind)?;
         let bloom = if radius < 1.0 { 1.0 } else { bloom };
         let (factor, low_radius) = crate::blur::reduction(radius);
         let (lw, lh) = (f.width.div_ceil(factor as u32), f.height.div_ceil(factor as u32));
+        let falloff = falloff.map(|d| d / factor as f32);
         let count = match kind {
             BlurKind::Disc | BlurKind::Hexagon => {
-                crate::blur::aperture_spans(kind, low_radius, &mut self.spans);
+                // Per level (first span, number of spans), then the spans (the CPU's tables).
+                let a = &mut self.apertures;
+                a.fill(kind, low_radius, falloff);
+                let header = a.levels.len() * 2;
+                let table = a.levels.iter().flat_map(|&(start, n)| [(header + start) as u32, n as u32]);
+                let all: Vec<u32> = table.chain(a.spans.iter().map(|&s| s as u32)).collect();
                 self.scratch.clear();
-                self.scratch.extend(self.spans.iter().flat_map(|&s| (s as u32).to_le_bytes()));
-                self.spans.len()
+                self.scratch.extend(all.iter().flat_map(|v| v.to_le_bytes()));
+                a.levels.len()
             }
             BlurKind::Gaussian => {
                 gaussian_kernel(low_radius / 2.0, &mut self.kernel);
@@ -968,12 +1001,19 @@ impl GpuPixels {
                 self.kernel.len()
             }
         };
-        let key = (kind, low_radius.to_bits());
+        let key = (kind, low_radius.to_bits(), falloff.unwrap_or(0.0).to_bits());
         if self.shape_key != Some(key) {
             self.ensure(|b| &mut b.shape, self.scratch.len() as u64);
             self.ctx.queue.write_buffer(self.bufs.shape.get()?, 0, &self.scratch);
+            let table = words(&self.apertures.table);
+            self.ensure(|b| &mut b.falloff_table, table.len() as u64);
+            if !table.is_empty() {
+                self.ctx.queue.write_buffer(self.bufs.falloff_table.get()?, 0, &table);
+            }
             self.shape_key = Some(key);
         }
+        let with_falloff = falloff.is_some() && kind != BlurKind::Gaussian;
+        let table_len = if with_falloff { self.apertures.table.len() as u32 } else { 0 };
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
         let params = words(&[
             f.width,
@@ -988,6 +1028,10 @@ impl GpuPixels {
             count as u32,
             bloom.to_bits(),
             background_only as u32,
+            with_falloff as u32,
+            table_len,
+            0,
+            0,
         ]);
         self.ensure(|b| &mut b.blur_params, params.len() as u64);
         self.ctx.queue.write_buffer(self.bufs.blur_params.get()?, 0, &params);
@@ -995,12 +1039,19 @@ impl GpuPixels {
         self.ensure(|b| &mut b.low, texels);
         self.ensure(|b| &mut b.tmp, texels);
         self.ensure(|b| &mut b.blurred, texels);
+        self.ensure(|b| &mut b.falloff_dist, texels / 4);
+        self.ensure(|b| &mut b.cell_level, texels / 4);
+        self.ensure(|b| &mut b.falloff_table, 16);
         if self.groups.downsample.is_none() {
             let b = &self.bufs;
             let entries = [(0, &b.blur_params), (1, &b.frame), (2, &b.mask), (4, &b.low)];
             self.groups.downsample = Some(self.bind(|k| &k.downsample, &entries, true)?);
-            let entries = [(0, &b.blur_params), (4, &b.low), (5, &b.shape), (7, &b.blurred)];
+            let entries = [(0, &b.blur_params), (4, &b.low), (5, &b.shape), (7, &b.blurred), (9, &b.cell_level)];
             self.groups.disc = Some(self.bind(|k| &k.disc, &entries, false)?);
+            let entries = [(0, &b.blur_params), (4, &b.low), (8, &b.falloff_dist)];
+            self.groups.distance_cols = Some(self.bind(|k| &k.distance_cols, &entries, false)?);
+            let entries = [(0, &b.blur_params), (8, &b.falloff_dist), (9, &b.cell_level), (10, &b.falloff_table)];
+            self.groups.distance_rows = Some(self.bind(|k| &k.distance_rows, &entries, false)?);
             let entries = [(0, &b.blur_params), (4, &b.low), (5, &b.shape), (6, &b.tmp)];
             self.groups.gauss_h = Some(self.bind(|k| &k.gauss_h, &entries, false)?);
             let entries = [(0, &b.blur_params), (5, &b.shape), (6, &b.tmp), (7, &b.blurred)];
@@ -1010,10 +1061,17 @@ impl GpuPixels {
         let g = &self.groups;
         let down = g.downsample.clone().ok_or_else(missing)?;
         let (disc, gh, gv) = (g.disc.clone().ok_or_else(missing)?, g.gauss_h.clone(), g.gauss_v.clone());
+        let (dc, dr) = (g.distance_cols.clone(), g.distance_rows.clone());
         let grid = groups_2d(lw, lh);
         self.dispatch(|k| &k.downsample, &down, grid);
         match kind {
-            BlurKind::Disc | BlurKind::Hexagon => self.dispatch(|k| &k.disc, &disc, grid),
+            BlurKind::Disc | BlurKind::Hexagon => {
+                if with_falloff {
+                    self.dispatch(|k| &k.distance_cols, &dc.ok_or_else(missing)?, (lw.div_ceil(64), 1));
+                    self.dispatch(|k| &k.distance_rows, &dr.ok_or_else(missing)?, grid);
+                }
+                self.dispatch(|k| &k.disc, &disc, grid)
+            }
             BlurKind::Gaussian => {
                 self.dispatch(|k| &k.gauss_h, &gh.ok_or_else(missing)?, grid);
                 self.dispatch(|k| &k.gauss_v, &gv.ok_or_else(missing)?, grid);
