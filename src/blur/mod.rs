@@ -324,16 +324,7 @@ impl BlurredBackground {
         if expected != actual {
             return Err(Error::SizeMismatch { what: "mask", expected, actual });
         }
-        if !radius.is_finite() || radius < 0.0 {
-            return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
-        }
-        if !bloom.is_finite() || !(1.0..=MAX_BLOOM).contains(&bloom) {
-            return Err(Error::InvalidOption(format!("highlight bloom {bloom} is outside 1..={MAX_BLOOM}")));
-        }
-        check_falloff(falloff, kind)?;
-        // No blur, no lens: a highlight is not spread, so it is not brightened either.
-        let bloom = if radius < 1.0 { 1.0 } else { bloom };
-        let (factor, low_radius) = reduction(radius);
+        let (bloom, factor, low_radius) = blur_plan(kind, radius, bloom, falloff)?;
         self.downsample(frame, mask, factor, bloom, background_only);
         match kind {
             BlurKind::Disc | BlurKind::Hexagon => {
@@ -544,6 +535,21 @@ pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>
         BlurKind::Hexagon => hexagon_spans(radius, spans),
         BlurKind::Disc | BlurKind::Gaussian => disc_spans(radius, spans),
     }
+}
+
+/// Checks a blur's settings (both backends) and plans it: the bloom to use (none without a
+/// blur: a highlight is not spread, so it is not brightened either), the reduction factor and the
+/// radius at the reduced resolution.
+pub(crate) fn blur_plan(kind: BlurKind, radius: f32, bloom: f32, falloff: Option<f32>) -> Result<(f32, usize, f32)> {
+    if !radius.is_finite() || radius < 0.0 {
+        return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
+    }
+    if !bloom.is_finite() || !(1.0..=MAX_BLOOM).contains(&bloom) {
+        return Err(Error::InvalidOption(format!("highlight bloom {bloom} is outside 1..={MAX_BLOOM}")));
+    }
+    check_falloff(falloff, kind)?;
+    let (factor, low_radius) = reduction(radius);
+    Ok((if radius < 1.0 { 1.0 } else { bloom }, factor, low_radius))
 }
 
 /// Focus falloff needs a distance (finite, positive, in frame pixels) and an aperture.

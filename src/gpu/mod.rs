@@ -968,18 +968,7 @@ impl GpuPixels {
         background_only: bool,
     ) -> Result<()> {
         let f = self.shape()?;
-        if !radius.is_finite() || radius < 0.0 {
-            return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
-        }
-        if !bloom.is_finite() || !(1.0..=crate::blur::MAX_BLOOM).contains(&bloom) {
-            return Err(Error::InvalidOption(format!(
-                "highlight bloom {bloom} is outside 1..={}",
-                crate::blur::MAX_BLOOM
-            )));
-        }
-        crate::blur::check_falloff(falloff, kind)?;
-        let bloom = if radius < 1.0 { 1.0 } else { bloom };
-        let (factor, low_radius) = crate::blur::reduction(radius);
+        let (bloom, factor, low_radius) = crate::blur::blur_plan(kind, radius, bloom, falloff)?;
         let (lw, lh) = (f.width.div_ceil(factor as u32), f.height.div_ceil(factor as u32));
         let falloff = falloff.map(|d| d / factor as f32);
         let count = match kind {
