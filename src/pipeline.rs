@@ -219,7 +219,7 @@ impl Options {
             if !(f > 0.0 && f <= 1.0) {
                 return Err(Error::InvalidOption(format!("focus falloff {f} is outside 0 (exclusive) ..= 1")));
             }
-            crate::blur::check_falloff(Some(1.0), self.blur)?;
+            crate::blur::check_falloff(Some(f), self.blur)?;
         }
         if let Some(r) = &self.refine {
             r.validate()?;

@@ -125,6 +125,9 @@ pub(crate) struct Apertures {
     pub(crate) spans: Vec<usize>,
     pub(crate) levels: Vec<(usize, usize)>,
     pub(crate) table: Vec<u32>,
+    /// What they were made for: kind, radius and falloff (bits; 0 = none). Frames of a video
+    /// ask for the same apertures again and again; they are made once.
+    key: Option<(BlurKind, u32, u32)>,
 }
 
 /// Steps between the aperture radii of focus falloff, in low-resolution pixels.
@@ -133,14 +136,20 @@ const FALLOFF_STEP: f32 = 0.25;
 impl Apertures {
     /// Makes these the apertures of `kind` for a blur of `radius` low-resolution pixels, growing
     /// from 0 at the person to `radius` at `falloff` low-resolution pixels from it when that is
-    /// given.
+    /// given (nothing to do when they already are).
     pub(crate) fn fill(&mut self, kind: BlurKind, radius: f32, falloff: Option<f32>) {
+        let falloff = falloff.filter(|d| *d > 0.0);
+        let key = (kind, radius.to_bits(), falloff.unwrap_or(0.0).to_bits());
+        if self.key == Some(key) {
+            return;
+        }
+        self.key = Some(key);
         let out = self;
         out.spans.clear();
         out.levels.clear();
         out.table.clear();
         let mut spans = Vec::new();
-        let Some(falloff) = falloff.filter(|d| *d > 0.0) else {
+        let Some(falloff) = falloff else {
             aperture_spans(kind, radius, &mut out.spans);
             out.levels.push((0, out.spans.len()));
             return;

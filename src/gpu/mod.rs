@@ -971,37 +971,40 @@ impl GpuPixels {
         let (bloom, factor, low_radius) = crate::blur::blur_plan(kind, radius, bloom, falloff)?;
         let (lw, lh) = (f.width.div_ceil(factor as u32), f.height.div_ceil(factor as u32));
         let falloff = falloff.map(|d| d / factor as f32);
-        let count = match kind {
-            BlurKind::Disc | BlurKind::Hexagon => {
-                // Per level (first span, number of spans), then the spans (the CPU's tables).
-                let a = &mut self.apertures;
-                a.fill(kind, low_radius, falloff);
-                let header = a.levels.len() * 2;
-                let table = a.levels.iter().flat_map(|&(start, n)| [(header + start) as u32, n as u32]);
-                let all: Vec<u32> = table.chain(a.spans.iter().map(|&s| s as u32)).collect();
-                self.scratch.clear();
-                self.scratch.extend(all.iter().flat_map(|v| v.to_le_bytes()));
-                a.levels.len()
-            }
-            BlurKind::Gaussian => {
-                gaussian_kernel(low_radius / 2.0, &mut self.kernel);
-                self.scratch.clear();
-                self.scratch.extend(self.kernel.iter().flat_map(|k| k.to_le_bytes()));
-                self.kernel.len()
-            }
-        };
+        // The aperture or Gaussian tables go up only when they change (not every frame).
         let key = (kind, low_radius.to_bits(), falloff.unwrap_or(0.0).to_bits());
         if self.shape_key != Some(key) {
+            self.scratch.clear();
+            match kind {
+                BlurKind::Disc | BlurKind::Hexagon => {
+                    // Per level (first span, number of spans), then the spans (the CPU's tables).
+                    let a = &mut self.apertures;
+                    a.fill(kind, low_radius, falloff);
+                    let header = a.levels.len() * 2;
+                    let levels = a.levels.iter().flat_map(|&(start, n)| [(header + start) as u32, n as u32]);
+                    let all = levels.chain(a.spans.iter().map(|&s| s as u32));
+                    self.scratch.extend(all.flat_map(u32::to_le_bytes));
+                }
+                BlurKind::Gaussian => {
+                    gaussian_kernel(low_radius / 2.0, &mut self.kernel);
+                    self.scratch.extend(self.kernel.iter().flat_map(|k| k.to_le_bytes()));
+                }
+            }
             self.ensure(|b| &mut b.shape, self.scratch.len() as u64);
             self.ctx.queue.write_buffer(self.bufs.shape.get()?, 0, &self.scratch);
-            let table = words(&self.apertures.table);
-            self.ensure(|b| &mut b.falloff_table, table.len() as u64);
-            if !table.is_empty() {
+            if falloff.is_some() {
+                let table = words(&self.apertures.table);
+                self.ensure(|b| &mut b.falloff_table, table.len() as u64);
                 self.ctx.queue.write_buffer(self.bufs.falloff_table.get()?, 0, &table);
             }
             self.shape_key = Some(key);
         }
-        let with_falloff = falloff.is_some() && kind != BlurKind::Gaussian;
+        let count = match kind {
+            BlurKind::Disc | BlurKind::Hexagon => self.apertures.levels.len(),
+            BlurKind::Gaussian => self.kernel.len(),
+        };
+        // `blur_plan` refused falloff with a Gaussian.
+        let with_falloff = falloff.is_some();
         let table_len = if with_falloff { self.apertures.table.len() as u32 } else { 0 };
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
         let params = words(&[
