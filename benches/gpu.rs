@@ -18,7 +18,9 @@ mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use bokeh::gpu::{GpuApi, GpuContext, GpuPixels};
-use bokeh::{BlurKind, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Segmenter};
+use bokeh::{
+    BlurKind, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Sampling, Segmenter,
+};
 
 fn sizes() -> Vec<(u32, u32)> {
     let spec = std::env::var("BOKEH_BENCH_SIZES").unwrap_or_else(|_| "1280x720,1920x1080,3840x2160".into());
@@ -49,7 +51,7 @@ fn gpu(c: &mut Criterion) {
         let mut px = GpuPixels::new(ctx.clone());
         // Warm: every buffer and bind group exists before timing.
         px.upload(frame.as_ref()).expect("upload");
-        px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess");
+        px.preprocess((256, 144), Sampling::Bilinear, norm, Layout::Nchw, &mut tensor).expect("preprocess");
         px.upsample(&low).expect("upsample");
         px.refine(&refine, None).expect("refine");
         px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
@@ -66,7 +68,9 @@ fn gpu(c: &mut Criterion) {
             })
         });
         g.bench_function(id("preprocess"), |b| {
-            b.iter(|| px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess"))
+            b.iter(|| {
+                px.preprocess((256, 144), Sampling::Bilinear, norm, Layout::Nchw, &mut tensor).expect("preprocess")
+            })
         });
         g.bench_function(id("upsample"), |b| {
             b.iter(|| {
@@ -100,7 +104,7 @@ fn gpu(c: &mut Criterion) {
         g.bench_function(id("with_transfers"), |b| {
             b.iter(|| {
                 px.upload(frame.as_ref()).expect("upload");
-                px.preprocess((256, 144), norm, Layout::Nchw, &mut tensor).expect("preprocess");
+                px.preprocess((256, 144), Sampling::Bilinear, norm, Layout::Nchw, &mut tensor).expect("preprocess");
                 px.upsample(&low).expect("upsample");
                 px.refine(&refine, None).expect("refine");
                 px.blur(BlurKind::Disc, radius, 1.0).expect("blur");

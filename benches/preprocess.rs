@@ -1,4 +1,4 @@
-//! Preprocess stage: frame → model input (256×144, antialiased, normalised, NCHW), against
+//! Preprocess stage: frame → model input (256×144, sampled as MediaPipe does, normalised, NCHW), against
 //! `image`'s triangle resize of the same frame as the naive baseline.
 
 mod common;

@@ -1,7 +1,8 @@
-// Resampling with a triangle filter: the GPU twin of `src/resample.rs`.
+// Resampling by tap tables: the GPU twin of `src/resample.rs`.
 //
-// The filter taps are computed once on the CPU by the same code the CPU backend uses and
-// uploaded as one buffer, so both backends weigh the same source pixels the same way:
+// The filter taps (an antialiased triangle, or MediaPipe's bilinear corner-to-corner sampling for
+// the model input: `Sampling`) are computed once on the CPU by the same code the CPU backend uses
+// and uploaded as one buffer, so both backends weigh the same source pixels the same way:
 //   taps[0 .. dst_w]                                    first source column of each output column
 //   taps[dst_w .. dst_w + dst_h]                        first source row of each output row
 //   then dst_w * taps_x column weights, dst_h * taps_y row weights (f32 bits)

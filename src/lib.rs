@@ -72,8 +72,8 @@ pub use mask::Mask;
 pub use pipeline::{Backend, Mode, Options, Pipeline, StageTimings};
 pub use refine::{Refine, Refiner};
 pub use segment::{
-    InputSize, Layout, ModelSpec, Normalization, OutputKind, Segmenter, SegmenterSession, SELFIE_LANDSCAPE_ONNX,
-    SELFIE_SQUARE_ONNX,
+    InputSize, Layout, ModelSpec, Normalization, OutputKind, Sampling, Segmenter, SegmenterSession,
+    SELFIE_LANDSCAPE_ONNX, SELFIE_SQUARE_ONNX,
 };
 pub use stream::Stream;
 pub use temporal::Temporal;

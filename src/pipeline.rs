@@ -18,7 +18,7 @@ use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::refine::{Refine, Refiner};
 use crate::resample::Resampler;
-use crate::segment::{Segmenter, SegmenterSession};
+use crate::segment::{Sampling, Segmenter, SegmenterSession};
 use crate::temporal::{Temporal, TemporalFilter};
 
 /// What the pipeline produces.
@@ -536,7 +536,9 @@ impl Pipeline {
             gpu.upload(input)?;
             return self
                 .session
-                .preprocess_with(input, |size, norm, layout, out| gpu.preprocess(size, norm, layout, out));
+                .preprocess_with(input, |size, spec, out| {
+                    gpu.preprocess(size, spec.sampling, spec.normalization, spec.layout, out)
+                });
         }
         self.session.preprocess(input)
     }
@@ -820,6 +822,6 @@ fn cover(bg: FrameRef<'_>, w: u32, h: u32) -> Vec<[f32; 3]> {
     let y0 = (bg.height() as usize - crop_h) / 2;
     let crop = bg.crop(x0 as u32, y0 as u32, crop_w as u32, crop_h as u32);
     let mut out = vec![0.0f32; w as usize * h as usize * 3];
-    Resampler::default().resample_frame(crop, &mut out, (w as usize, h as usize));
+    Resampler::default().resample_frame(crop, Sampling::Antialiased, &mut out, (w as usize, h as usize));
     out.chunks_exact(3).map(|p| std::array::from_fn(|c| srgb_to_linear_exact((p[c] / 255.0).clamp(0.0, 1.0)))).collect()
 }

@@ -1,11 +1,20 @@
-//! Separable image resampling with a triangle (bilinear) filter.
+//! Separable image resampling: an antialiased triangle filter, or plain bilinear sampling.
 //!
 //! One resampler serves every size change in the pipeline: shrinking the frame to the model's
-//! input, enlarging the model's mask to the frame, and fitting a replacement background. The
-//! filter is a triangle with half-pixel centres; when shrinking, its support widens with the
-//! scale factor so every source pixel contributes (antialiased, like PIL's `BILINEAR` and
-//! OpenCV's `INTER_AREA` in spirit), and when enlarging it is exactly bilinear interpolation.
-//! At the borders the taps that fall outside are dropped and the rest renormalised.
+//! input, enlarging the model's mask to the frame, and fitting a replacement background. Two
+//! kinds of taps ([`Sampling`]), both with half-pixel centres:
+//! - **antialiased** ([`Weights::triangle`]): a triangle whose support widens with the scale
+//!   factor when shrinking, so every source pixel contributes (like PIL's `BILINEAR` and
+//!   OpenCV's `INTER_AREA` in spirit); when enlarging it is exactly bilinear interpolation. At
+//!   the borders the taps that fall outside are dropped and the rest renormalised.
+//! - **bilinear** ([`Weights::bilinear`]): the two nearest source pixels, whatever the scale, with
+//!   the edge pixels replicated, the frame's corners mapped to the tensor's corners — what
+//!   MediaPipe's `ImageToTensorCalculator` (OpenCV `warpPerspective`, `INTER_LINEAR`) feeds its
+//!   models, and what they learnt from: with it bokeh's raw mask matches MediaPipe's runtime on
+//!   full-size frames (`tests/reference_runtime.rs`); with the antialiased filter, or even with
+//!   bilinear at half-pixel centres, the agreement was a mean IoU of 0.90 on dance-twirl and a
+//!   small person could vanish. Shrinking reads two rows and two columns per output pixel, so it
+//!   is also the cheaper one. Only the frame → model step uses it.
 //!
 //! Work is split in two separable passes, each parallel over rows: horizontal first for float
 //! planes being enlarged ([`Resampler::resample_f32`]), vertical first for 8-bit frames being
@@ -14,6 +23,7 @@
 use rayon::prelude::*;
 
 use crate::frame::FrameRef;
+use crate::segment::Sampling;
 
 /// Filter taps for one axis: for output index `o`, the source indices
 /// `starts[o] .. starts[o] + taps` weighted by `weights[o * taps ..][.. taps]` (zero-padded).
@@ -55,6 +65,36 @@ impl Weights {
         Self::trimmed(taps, starts, weights)
     }
 
+    /// Bilinear taps mapping `src_len` samples onto `dst_len` as MediaPipe's runtime maps a
+    /// frame onto a model's input: the frame's outer corners go to the tensor's, so output `o`
+    /// samples the source at `o · src_len / dst_len` (OpenCV's `warpPerspective`, which
+    /// `ImageToTensorCalculator` calls — not `resize`'s half-pixel centres), from its two
+    /// neighbours, edge pixels replicated, no antialiasing however much it shrinks.
+    pub(crate) fn bilinear(src_len: usize, dst_len: usize) -> Self {
+        if src_len <= 1 {
+            return Weights { taps: 1, starts: vec![0; dst_len], weights: vec![1.0; dst_len] };
+        }
+        let scale = src_len as f64 / dst_len as f64;
+        let mut starts = Vec::with_capacity(dst_len);
+        let mut weights = Vec::with_capacity(dst_len * 2);
+        for o in 0..dst_len {
+            let x = (o as f64 * scale).min((src_len - 1) as f64);
+            let start = (x.floor() as usize).min(src_len - 2);
+            let f = x - start as f64;
+            starts.push(start);
+            weights.extend([(1.0 - f) as f32, f as f32]);
+        }
+        Weights { taps: 2, starts, weights }
+    }
+
+    /// The taps of `sampling` from `src_len` to `dst_len` samples.
+    pub(crate) fn for_sampling(sampling: Sampling, src_len: usize, dst_len: usize) -> Self {
+        match sampling {
+            Sampling::Antialiased => Self::triangle(src_len, dst_len),
+            Sampling::Bilinear => Self::bilinear(src_len, dst_len),
+        }
+    }
+
     /// Drops the columns of taps that are zero for every output (enlarging needs two of the
     /// four taps reserved), so the inner loops do no useless work.
     fn trimmed(taps: usize, mut starts: Vec<usize>, weights: Vec<f32>) -> Self {
@@ -75,22 +115,25 @@ impl Weights {
     }
 }
 
+/// What the cached taps were made for: sampling, source size, destination size.
+type Key = (Sampling, (usize, usize), (usize, usize));
+
 /// Cached filter taps and scratch space for repeated resampling between the same sizes, so a
 /// video frame computes no weights and allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Resampler {
-    key: Option<((usize, usize), (usize, usize))>,
+    key: Option<Key>,
     wx: Weights,
     wy: Weights,
     tmp: Vec<f32>,
 }
 
 impl Resampler {
-    fn prepare(&mut self, src: (usize, usize), dst: (usize, usize)) {
-        if self.key != Some((src, dst)) {
-            self.wx = Weights::triangle(src.0, dst.0);
-            self.wy = Weights::triangle(src.1, dst.1);
-            self.key = Some((src, dst));
+    fn prepare(&mut self, sampling: Sampling, src: (usize, usize), dst: (usize, usize)) {
+        if self.key != Some((sampling, src, dst)) {
+            self.wx = Weights::for_sampling(sampling, src.0, dst.0);
+            self.wy = Weights::for_sampling(sampling, src.1, dst.1);
+            self.key = Some((sampling, src, dst));
         }
     }
 
@@ -106,7 +149,7 @@ impl Resampler {
     ) {
         debug_assert_eq!(src.len(), src_w * src_h * C);
         debug_assert_eq!(dst.len(), dst_w * dst_h * C);
-        self.prepare((src_w, src_h), (dst_w, dst_h));
+        self.prepare(Sampling::Antialiased, (src_w, src_h), (dst_w, dst_h));
         let (wx, wy, tmp) = (&self.wx, &self.wy, &mut self.tmp);
         tmp.clear();
         tmp.resize(src_h * dst_w * C, 0.0);
@@ -126,18 +169,25 @@ impl Resampler {
         vertical(tmp, dst_w * C, wy, dst);
     }
 
-    /// Resamples an 8-bit frame to `dst_w × dst_h` RGB floats (0..255, interleaved) in `dst`.
+    /// Resamples an 8-bit frame to `dst_w × dst_h` RGB floats (0..255, interleaved) in `dst`
+    /// with `sampling`'s taps.
     ///
     /// Vertical pass first, over the raw bytes of whole rows (every channel, whatever the format,
     /// in loops the compiler vectorises), then a horizontal pass that picks red, green and blue.
     /// Shrinking — the preprocessing case — thus touches each source byte once in the cheap pass.
-    pub(crate) fn resample_frame(&mut self, frame: FrameRef<'_>, dst: &mut [f32], (dst_w, dst_h): (usize, usize)) {
+    pub(crate) fn resample_frame(
+        &mut self,
+        frame: FrameRef<'_>,
+        sampling: Sampling,
+        dst: &mut [f32],
+        (dst_w, dst_h): (usize, usize),
+    ) {
         let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
         debug_assert_eq!(dst.len(), dst_w * dst_h * 3);
         let bpp = frame.format().bytes_per_pixel();
         let offsets = frame.format().rgb_offsets();
         let row_len = src_w * bpp;
-        self.prepare((src_w, src_h), (dst_w, dst_h));
+        self.prepare(sampling, (src_w, src_h), (dst_w, dst_h));
         let (wx, wy, tmp) = (&self.wx, &self.wy, &mut self.tmp);
         tmp.clear();
         tmp.resize(dst_h * row_len, 0.0);
@@ -188,6 +238,18 @@ fn vertical(src: &[f32], row_len: usize, wy: &Weights, dst: &mut [f32]) {
 mod tests {
     use super::*;
 
+    /// Applies the prepared taps of `r` to a one-channel `src` (rows of `sw`), into `out`.
+    fn vertical_then_horizontal(r: &Resampler, src: &[f32], sw: usize, out: &mut [f32], dw: usize) {
+        let mut tmp = vec![0.0; r.wy.starts.len() * sw];
+        vertical(src, sw, &r.wy, &mut tmp);
+        for (orow, trow) in out.chunks_exact_mut(dw).zip(tmp.chunks_exact(sw)) {
+            for (x, o) in orow.iter_mut().enumerate() {
+                let (start, w) = r.wx.row(x);
+                *o = w.iter().enumerate().map(|(k, &wk)| wk * trow[start + k]).sum();
+            }
+        }
+    }
+
     fn run(src: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
         let mut dst = vec![0.0; dw * dh];
         Resampler::default().resample_f32::<1>(src, (sw, sh), &mut dst, (dw, dh));
@@ -202,8 +264,10 @@ mod tests {
 
     #[test]
     fn weights_sum_to_one_and_stay_in_range() {
-        for (s, d) in [(1, 9), (9, 1), (256, 1280), (1280, 256), (720, 144), (3, 2), (5, 17)] {
-            let w = Weights::triangle(s, d);
+        let sizes = [(1, 9), (9, 1), (256, 1280), (1280, 256), (720, 144), (3, 2), (5, 17)];
+        for ((s, d), sampling) in sizes.into_iter().flat_map(|p| [(p, Sampling::Antialiased), (p, Sampling::Bilinear)])
+        {
+            let w = Weights::for_sampling(sampling, s, d);
             for o in 0..d {
                 let (start, row) = w.row(o);
                 assert!(start + w.taps <= s.max(w.taps), "{s}->{d} o={o}");
@@ -224,6 +288,35 @@ mod tests {
         for (o, e) in out.iter().zip(expected) {
             assert!((o - e).abs() < 1e-6, "{out:?}");
         }
+    }
+
+    #[test]
+    fn bilinear_taps_map_corners_as_the_reference_runtime() {
+        // 854 -> 256 as OpenCV's warpPerspective from corner to corner: x = o * 854/256.
+        let w = Weights::bilinear(854, 256);
+        assert_eq!(w.taps, 2);
+        assert_eq!(w.row(0), (0, &[1.0f32, 0.0][..]));
+        // o = 1: x = 3.3359375, pixels 3 and 4.
+        let (s1, w1) = w.row(1);
+        assert_eq!(s1, 3);
+        assert!((w1[0] - 0.664_062_5).abs() < 1e-6 && (w1[1] - 0.335_937_5).abs() < 1e-6, "{w1:?}");
+        // The last output, x = 850.66, stays inside; enlarging clamps to the last pixel.
+        assert_eq!(w.row(255).0, 850);
+        let up = Weights::bilinear(2, 4);
+        let last = up.row(3);
+        assert_eq!((last.0, last.1[1]), (0, 1.0), "x = 1.5 clamps to pixel 1");
+    }
+
+    #[test]
+    fn bilinear_shrinking_aliases_as_the_reference_runtime_does() {
+        // A one-pixel checkerboard shrunk 3x: every sample lands on a pixel centre and keeps the
+        // pattern's values (0 or 1), where the antialiased filter gives grey.
+        let src: Vec<f32> = (0..48 * 48).map(|i| ((i % 48 + i / 48) % 2) as f32).collect();
+        let mut out = vec![0.0; 16 * 16];
+        let mut r = Resampler::default();
+        r.prepare(Sampling::Bilinear, (48, 48), (16, 16));
+        vertical_then_horizontal(&r, &src, 48, &mut out, 16);
+        assert!(out.iter().all(|&v| v == 0.0 || v == 1.0), "{out:?}");
     }
 
     #[test]
@@ -260,7 +353,7 @@ mod frame_tests {
                 }
                 let frame = Frame::from_vec(data, w as u32, h as u32, format).expect("frame");
                 let mut got = vec![0.0; dw * dh * 3];
-                Resampler::default().resample_frame(frame.as_ref(), &mut got, (dw, dh));
+                Resampler::default().resample_frame(frame.as_ref(), Sampling::Antialiased, &mut got, (dw, dh));
                 let max = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
                 assert!(max < 1e-3, "{format:?} {dw}x{dh}: {max}");
             }

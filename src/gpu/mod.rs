@@ -41,7 +41,7 @@ use crate::mask::Mask;
 use crate::pipeline::Mode;
 use crate::refine::Refine;
 use crate::resample::Weights;
-use crate::segment::{Layout, Normalization};
+use crate::segment::{Layout, Normalization, Sampling};
 use crate::temporal::Temporal;
 
 /// WGSL sources, one per pixel stage (validated by `tests/shaders.rs` even without a GPU).
@@ -531,6 +531,8 @@ struct FrameShape {
 
 /// A resize: (source width, height), (destination width, height).
 type Resize = ((u32, u32), (u32, u32));
+/// What a preprocess tap table was built for: sampling, frame size, model input size.
+type ModelKey = (Sampling, (u32, u32), (u32, u32));
 
 /// Little-endian bytes of a list of 32-bit words (uniforms and tables).
 fn words(values: &[u32]) -> Vec<u8> {
@@ -578,8 +580,9 @@ pub struct GpuPixels {
     groups: Groups,
     encoder: Option<wgpu::CommandEncoder>,
     frame: Option<FrameShape>,
-    /// Sizes the preprocess tap table was built for, (src, dst), and its taps per axis.
-    model_key: Option<(Resize, (u32, u32))>,
+    /// Sampling and sizes the preprocess tap table was built for, (src, dst), and its taps per
+    /// axis.
+    model_key: Option<(ModelKey, (u32, u32))>,
     mask_key: Option<Resize>,
     /// Size of the full-resolution mask on the GPU (set by upsample and `set_mask`).
     mask_size: Option<(u32, u32)>,
@@ -692,11 +695,13 @@ impl GpuPixels {
         Ok(())
     }
 
-    /// The preprocess stage on the uploaded frame: resamples it to `size` (the model's input),
-    /// normalises it and reads the tensor back into `out` in `layout` order. Waits for the GPU.
+    /// The preprocess stage on the uploaded frame: resamples it to `size` (the model's input)
+    /// with `sampling`'s taps, normalises it and reads the tensor back into `out` in `layout`
+    /// order. Waits for the GPU.
     pub fn preprocess(
         &mut self,
         size: (u32, u32),
+        sampling: Sampling,
         normalization: Normalization,
         layout: Layout,
         out: &mut Vec<f32>,
@@ -704,12 +709,12 @@ impl GpuPixels {
         let f = self.shape()?;
         let (mw, mh) = size;
         let n = mw as u64 * mh as u64 * 3;
-        let sizes = ((f.width, f.height), size);
+        let sizes = (sampling, (f.width, f.height), size);
         let taps = match self.model_key {
             Some((key, taps)) if key == sizes => taps,
             _ => {
-                let wx = Weights::triangle(f.width as usize, mw as usize);
-                let wy = Weights::triangle(f.height as usize, mh as usize);
+                let wx = Weights::for_sampling(sampling, f.width as usize, mw as usize);
+                let wy = Weights::for_sampling(sampling, f.height as usize, mh as usize);
                 let table = taps_table(&wx, &wy);
                 self.ensure(|b| &mut b.model_taps, table.len() as u64);
                 self.ctx.queue.write_buffer(self.bufs.model_taps.get()?, 0, &table);

@@ -15,7 +15,9 @@
 //! Keys: `input` (tensor name; the first input if absent), `layout` (`nhwc` | `nchw`), `size`
 //! (`WxH`, a fixed input size) or `short` + `multiple` (the short side scaled to `short`, both
 //! sides rounded to a multiple of `multiple`), `norm` (`unit`: x/255; `symmetric`:
-//! (x/255−0.5)/0.5; `imagenet`: ImageNet mean/std), `output` (`probability` | `logit`).
+//! (x/255−0.5)/0.5; `imagenet`: ImageNet mean/std), `output` (`probability` | `logit`),
+//! `sampling` (`bilinear`: two taps per axis as MediaPipe's runtime samples; `antialiased`: a
+//! triangle filter as wide as the scale, as PIL and `INTER_AREA` shrink).
 
 use std::fmt;
 use std::str::FromStr;
@@ -89,6 +91,21 @@ impl Normalization {
     pub const IMAGENET: Normalization = Normalization { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 }
 
+/// How the frame is sampled down to the model's input size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Sampling {
+    /// Bilinear interpolation between the two nearest pixels each way, the frame's corners on
+    /// the tensor's corners, edges replicated, no antialiasing: what MediaPipe's
+    /// `ImageToTensorCalculator` (OpenCV `warpPerspective` with `INTER_LINEAR`) feeds the selfie
+    /// models, and what they expect. Fine detail aliases, as it does in the reference runtime.
+    #[default]
+    Bilinear,
+    /// A triangle filter whose support grows with the shrink factor, so every pixel counts
+    /// (PIL's `BILINEAR`, OpenCV's `INTER_AREA` in spirit): for models trained on such inputs.
+    Antialiased,
+}
+
 /// What the model's single-channel output means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -112,6 +129,8 @@ pub struct ModelSpec {
     pub normalization: Normalization,
     /// Meaning of the output.
     pub output: OutputKind,
+    /// How the frame is shrunk to the input size.
+    pub sampling: Sampling,
 }
 
 impl ModelSpec {
@@ -123,6 +142,7 @@ impl ModelSpec {
             size: InputSize::Fixed { width: 256, height: 256 },
             normalization: Normalization::UNIT,
             output: OutputKind::Probability,
+            sampling: Sampling::Bilinear,
         }
     }
 
@@ -131,7 +151,8 @@ impl ModelSpec {
         ModelSpec { size: InputSize::Fixed { width: 256, height: 144 }, ..Self::mediapipe_selfie() }
     }
 
-    /// MODNet portrait matting: NCHW, short side 512, multiples of 32, −1..1 input.
+    /// MODNet portrait matting: NCHW, short side 512, multiples of 32, −1..1 input, antialiased
+    /// shrinking (its reference code resizes with `INTER_AREA`).
     pub fn modnet() -> Self {
         ModelSpec {
             input: Some("input".into()),
@@ -139,6 +160,7 @@ impl ModelSpec {
             size: InputSize::ShortSide { short_side: 512, multiple: 32 },
             normalization: Normalization::SYMMETRIC,
             output: OutputKind::Probability,
+            sampling: Sampling::Antialiased,
         }
     }
 
@@ -236,6 +258,17 @@ impl FromStr for ModelSpec {
                         _ => return Err(Error::InvalidSpec(format!("output={value}: expected probability or logit"))),
                     }
                 }
+                "sampling" => {
+                    spec.sampling = match value {
+                        "bilinear" => Sampling::Bilinear,
+                        "antialiased" | "area" => Sampling::Antialiased,
+                        _ => {
+                            return Err(Error::InvalidSpec(format!(
+                                "sampling={value}: expected bilinear or antialiased"
+                            )))
+                        }
+                    }
+                }
                 _ => return Err(Error::InvalidSpec(format!("unknown or empty key in {item:?}"))),
             }
         }
@@ -276,7 +309,11 @@ impl fmt::Display for ModelSpec {
             OutputKind::Probability => "probability",
             OutputKind::Logit => "logit",
         };
-        write!(f, "norm={norm},output={output}")
+        let sampling = match self.sampling {
+            Sampling::Bilinear => "bilinear",
+            Sampling::Antialiased => "antialiased",
+        };
+        write!(f, "norm={norm},output={output},sampling={sampling}")
     }
 }
 
@@ -294,6 +331,10 @@ mod tests {
         assert_eq!(s.size, InputSize::Fixed { width: 320, height: 192 });
         assert_eq!(s.output, OutputKind::Logit);
         assert_eq!(s.input.as_deref(), Some("x"));
+        assert_eq!(s.sampling, Sampling::Bilinear);
+        let s: ModelSpec = "mediapipe,sampling=antialiased".parse().expect("valid");
+        assert_eq!(s.sampling, Sampling::Antialiased);
+        assert_eq!(ModelSpec::modnet().sampling, Sampling::Antialiased);
     }
 
     #[test]
@@ -315,6 +356,7 @@ mod tests {
             ("colour=red", "colour=red"),
             ("norm=unit,modnet", "preset must come first"),
             ("yolo", "unknown preset"),
+            ("sampling=nearest", "sampling=nearest"),
         ] {
             let err = bad.parse::<ModelSpec>().expect_err(bad).to_string();
             assert!(err.contains(needle), "{bad:?} gave {err:?}");
