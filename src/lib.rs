@@ -59,6 +59,7 @@ mod resample;
 mod segment;
 mod stream;
 mod temporal;
+mod track;
 #[cfg(feature = "y4m")]
 mod y4m;
 pub mod yuv;
@@ -77,6 +78,7 @@ pub use segment::{
 };
 pub use stream::Stream;
 pub use temporal::Temporal;
+pub use track::{TrackStats, Tracking};
 #[cfg(feature = "y4m")]
 pub use y4m::{Y4mReader, Y4mWriter};
 pub use yuv::{YuvColor, YuvFrame, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange};

@@ -19,7 +19,8 @@ use crate::mask::Mask;
 use crate::refine::{Refine, Refiner};
 use crate::resample::Resampler;
 use crate::segment::{Sampling, Segmenter, SegmenterSession};
-use crate::temporal::{Temporal, TemporalFilter};
+use crate::temporal::{luma_at, Temporal, TemporalFilter};
+use crate::track::{TrackStats, Tracker, Tracking};
 
 /// What the pipeline produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +76,10 @@ pub struct Options {
     pub background: Option<Arc<Frame>>,
     /// Temporal stability for video ([`Temporal`]): off for photos, on by default in video.
     pub temporal: Option<Temporal>,
+    /// The subject-tracking crop for video ([`Tracking`], on by default): with [`Options::temporal`]
+    /// on, the model looks at a crop around the people of the last frames instead of the whole
+    /// frame (see `src/track.rs`). Ignored for photos (no temporal filter).
+    pub tracking: Option<Tracking>,
     /// Where the pixel stages run.
     pub backend: Backend,
     /// Edge-aware mask refinement with the frame as the guide ([`Refine`]); on by default.
@@ -99,6 +104,7 @@ impl Default for Options {
             focus_falloff: None,
             background: None,
             temporal: None,
+            tracking: Some(Tracking::default()),
             backend: Backend::Cpu,
             refine: Some(Refine::default()),
             decontaminate: true,
@@ -164,6 +170,18 @@ impl Options {
     pub fn with_temporal(mut self, temporal: Option<Temporal>) -> Self {
         self.temporal = temporal;
         self
+    }
+
+    /// Turns the subject-tracking crop on (`Some`) or off (`None`); it works in video, with the
+    /// temporal filter on.
+    pub fn with_tracking(mut self, tracking: Option<Tracking>) -> Self {
+        self.tracking = tracking;
+        self
+    }
+
+    /// The tracking settings when they apply: tracking on and the temporal filter on.
+    pub fn video_tracking(&self) -> Option<Tracking> {
+        self.tracking.filter(|_| self.temporal.is_some())
     }
 
     /// Sets where the pixel stages run.
@@ -232,6 +250,9 @@ impl Options {
             )));
         }
         if let Some(t) = &self.temporal {
+            t.validate()?;
+        }
+        if let Some(t) = &self.tracking {
             t.validate()?;
         }
         if !(0.0..=Self::MAX_STRENGTH).contains(&self.strength) {
@@ -324,6 +345,10 @@ pub struct Pipeline {
     fitted: Option<FittedBackground>,
     /// Running state of the temporal filter.
     temporal: TemporalFilter,
+    /// The subject-tracking crop's state (video).
+    tracker: Tracker,
+    /// The frame's luma at the temporal filter's mask size (its blink rule).
+    luma: Vec<u8>,
     timings: StageTimings,
     /// The GPU backend's state when the pixel stages run there.
     #[cfg(feature = "gpu")]
@@ -370,6 +395,8 @@ impl Pipeline {
             blurred: BlurredBackground::default(),
             fitted: None,
             temporal: TemporalFilter::default(),
+            tracker: Tracker::new(segmenter),
+            luma: Vec::new(),
             timings: StageTimings::default(),
             #[cfg(feature = "gpu")]
             gpu: None,
@@ -443,7 +470,7 @@ impl Pipeline {
         if !same_background(&options, &self.options) {
             self.fitted = None;
         }
-        if options.temporal != self.options.temporal {
+        if options.temporal != self.options.temporal || options.tracking != self.options.tracking {
             self.reset_temporal();
         }
         let backend_changed = options.backend != self.options.backend;
@@ -515,17 +542,42 @@ impl Pipeline {
     /// [`Options::output_format`] gives for the input.
     pub fn process_into(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<()> {
         self.check_output(input, output)?;
+        let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
+        let result = self.segment(input, &mut low).and_then(|()| self.finish_model_mask(input, &mut low, output, true));
+        self.low = low;
+        result
+    }
+
+    /// Preprocess and inference: the model's mask of `input` in `low` (through the tracking
+    /// crop in video, see [`Options::tracking`]), with their times recorded.
+    fn segment(&mut self, input: FrameRef<'_>, low: &mut Mask) -> Result<()> {
+        if let Some(tracking) = self.options.video_tracking() {
+            // The crop is sampled on the CPU (two taps a pixel, a few hundred kB); the GPU backend
+            // gets the frame for the pixel stages.
+            #[cfg(feature = "gpu")]
+            if let Some(gpu) = self.gpu.as_mut() {
+                gpu.upload(input)?;
+            }
+            let (preprocess, inference) = self.tracker.segment(&mut self.session, input, &tracking, low)?;
+            self.set_segment_timings(preprocess, inference);
+            return Ok(());
+        }
         let t0 = Instant::now();
         let (variant, size) = self.preprocess(input)?;
         let t1 = Instant::now();
-        let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
-        let inferred = self.session.infer_into(variant, size, &mut low);
-        let t2 = Instant::now();
-        self.timings.preprocess = t1 - t0;
-        self.timings.inference = t2 - t1;
-        let result = inferred.and_then(|()| self.finish_model_mask(input, &mut low, output, true));
-        self.low = low;
-        result
+        self.session.infer_into(variant, size, low)?;
+        self.set_segment_timings(t1 - t0, t1.elapsed());
+        Ok(())
+    }
+
+    /// What the subject-tracking crop did so far (frames, crops, whole-frame runs).
+    pub fn tracking_stats(&self) -> TrackStats {
+        self.tracker.stats()
+    }
+
+    /// Model blinks the temporal filter bridged so far (a lost person held and faded).
+    pub fn blinks_bridged(&self) -> u64 {
+        self.temporal.blinks()
     }
 
     /// The preprocess stage, on the GPU when the pixel stages run there (the frame then stays
@@ -534,11 +586,9 @@ impl Pipeline {
         #[cfg(feature = "gpu")]
         if let Some(gpu) = self.gpu.as_mut() {
             gpu.upload(input)?;
-            return self
-                .session
-                .preprocess_with(input, |size, spec, out| {
-                    gpu.preprocess(size, spec.sampling, spec.normalization, spec.layout, out)
-                });
+            return self.session.preprocess_with(input, |size, spec, out| {
+                gpu.preprocess(size, spec.sampling, spec.normalization, spec.layout, out)
+            });
         }
         self.session.preprocess(input)
     }
@@ -563,6 +613,7 @@ impl Pipeline {
     /// taken as the model gives it.
     pub fn reset_temporal(&mut self) {
         self.temporal.reset();
+        self.tracker.reset();
         self.refiner.reset();
         #[cfg(feature = "gpu")]
         if let Some(gpu) = self.gpu.as_mut() {
@@ -582,7 +633,8 @@ impl Pipeline {
     ) -> Result<()> {
         self.check_output(input, output)?;
         if let Some(t) = self.options.temporal {
-            self.temporal.apply(low, &t);
+            luma_at(input, low.width(), low.height(), &mut self.luma);
+            self.temporal.apply(low, &t, Some(&self.luma));
         }
         #[cfg(feature = "gpu")]
         if let Some(gpu) = self.gpu.as_mut() {

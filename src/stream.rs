@@ -20,6 +20,10 @@
 //! that is not segmented still travels through the worker (so outputs stay in order and the
 //! latency stays one frame) and is composited with the newest mask, already smoothed, without
 //! smoothing it again. [`Stream::mask_age`] says how many frames old the applied mask was.
+//!
+//! With the temporal filter on, the worker segments through the subject-tracking crop
+//! ([`crate::Tracking`], `src/track.rs`), as a [`Pipeline`] does: the crop for frame N comes
+//! from the masks of the frames before it, so the latency stays one frame.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -30,6 +34,7 @@ use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::pipeline::{Options, Pipeline, StageTimings};
 use crate::segment::Segmenter;
+use crate::track::{TrackStats, Tracker, Tracking};
 use crate::yuv::YuvFrameRef;
 
 /// A 32×18 luma thumbnail of `frame` (nearest samples), for telling a still scene.
@@ -62,6 +67,12 @@ struct Work {
     mask: Mask,
     /// Run the model on this frame (else reuse the newest mask).
     segment: bool,
+    /// Segment through the tracking crop with these settings (video with the temporal filter).
+    tracking: Option<Tracking>,
+    /// Forget the tracked people before this frame.
+    reset_tracking: bool,
+    /// The worker's tracker counts after this frame.
+    track_stats: TrackStats,
     pushed: Instant,
     segment_time: (Duration, Duration),
     result: Result<()>,
@@ -93,6 +104,11 @@ pub struct Stream {
     since_segmented: u32,
     masks_computed: u64,
     frames_submitted: u64,
+    /// The tracking settings the worker last got, and its counts as of the last output.
+    tracking: Option<Tracking>,
+    track_stats: TrackStats,
+    /// Tell the worker to forget the tracked people with the next frame.
+    reset_tracking: bool,
 }
 
 impl std::fmt::Debug for Stream {
@@ -118,6 +134,7 @@ impl Stream {
         let (to_worker, work_rx) = sync_channel::<Work>(1);
         let (done_tx, from_worker) = sync_channel::<Work>(1);
         let mut session = segmenter.session();
+        let mut tracker = Tracker::new(segmenter);
         let worker = std::thread::Builder::new()
             .name("bokeh-inference".into())
             .spawn(move || {
@@ -133,13 +150,24 @@ impl Stream {
                             }
                             continue;
                         }
-                        let t0 = Instant::now();
-                        work.result = session.preprocess(work.frame.as_ref()).and_then(|(variant, size)| {
-                            let t1 = Instant::now();
-                            let r = session.infer_into(variant, size, &mut work.mask);
-                            work.segment_time = (t1 - t0, t1.elapsed());
-                            r
-                        });
+                        if work.reset_tracking {
+                            tracker.reset();
+                        }
+                        work.result = match work.tracking {
+                            Some(tracking) => tracker
+                                .segment(&mut session, work.frame.as_ref(), &tracking, &mut work.mask)
+                                .map(|times| work.segment_time = times),
+                            None => {
+                                let t0 = Instant::now();
+                                session.preprocess(work.frame.as_ref()).and_then(|(variant, size)| {
+                                    let t1 = Instant::now();
+                                    let r = session.infer_into(variant, size, &mut work.mask);
+                                    work.segment_time = (t1 - t0, t1.elapsed());
+                                    r
+                                })
+                            }
+                        };
+                        work.track_stats = tracker.stats();
                         if done_tx.send(work).is_err() {
                             break;
                         }
@@ -153,6 +181,9 @@ impl Stream {
                 frame: Frame::new(1, 1, PixelFormat::Rgb8)?,
                 mask: Mask::new(0, 0),
                 segment: true,
+                tracking: None,
+                reset_tracking: false,
+                track_stats: TrackStats::default(),
                 pushed: Instant::now(),
                 segment_time: Default::default(),
                 result: Ok(()),
@@ -176,6 +207,9 @@ impl Stream {
             since_segmented: 0,
             masks_computed: 0,
             frames_submitted: 0,
+            tracking: None,
+            track_stats: TrackStats::default(),
+            reset_tracking: false,
         })
     }
 
@@ -245,9 +279,28 @@ impl Stream {
         self.pixels.options().output_format(format)
     }
 
-    /// Changes the options; they apply from the next output on.
+    /// Changes the options; they apply from the next output on (the tracking crop from the
+    /// next frame pushed).
     pub fn set_options(&mut self, options: Options) -> Result<()> {
         self.pixels.set_options(options)
+    }
+
+    /// Forgets the temporal filter's past and the tracked people (after a scene cut or a
+    /// camera switch): the next frame pushed is segmented whole and taken as the model gives it.
+    pub fn reset_temporal(&mut self) {
+        self.pixels.reset_temporal();
+        self.reset_tracking = true;
+    }
+
+    /// What the subject-tracking crop did so far, as of the last output (see
+    /// [`crate::TrackStats`]).
+    pub fn tracking_stats(&self) -> TrackStats {
+        self.track_stats
+    }
+
+    /// Model blinks the temporal filter bridged so far.
+    pub fn blinks_bridged(&self) -> u64 {
+        self.pixels.blinks_bridged()
     }
 
     /// Stage times of the last output frame (preprocess and inference as measured on the
@@ -304,6 +357,11 @@ impl Stream {
         let done = if self.in_flight { Some(self.receive()?) } else { None };
         work.pushed = Instant::now();
         work.segment = self.wants_mask(&work.frame);
+        let tracking = self.pixels.options().video_tracking();
+        // New tracking settings start from the whole frame.
+        work.reset_tracking = std::mem::take(&mut self.reset_tracking) || tracking != self.tracking;
+        self.tracking = tracking;
+        work.tracking = tracking;
         self.frames_submitted += 1;
         let sender = self.to_worker.as_ref().ok_or_else(worker_gone)?;
         sender.send(work).map_err(|_| worker_gone())?;
@@ -348,6 +406,9 @@ impl Stream {
         });
         let written = fresh.map(|fresh| self.mask_age = if fresh { 0 } else { self.mask_age + 1 });
         pixels.set_segment_timings(work.segment_time.0, work.segment_time.1);
+        if work.segment {
+            self.track_stats = work.track_stats;
+        }
         self.latency = work.pushed.elapsed();
         self.spares.push(work);
         written

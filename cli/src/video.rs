@@ -5,7 +5,9 @@
 //! stdout, so `ffmpeg … -f yuv4mpegpipe - | bokeh video - -o - | ffmpeg …` works). Frames go
 //! through one [`bokeh::Stream`]: the model works on frame N+1 while the pixel stages finish
 //! frame N, each mask applied to its own frame, and the mask is smoothed over time unless
-//! `--no-smooth`. Y4M is 8-bit 4:2:0 (`ffmpeg -pix_fmt yuv420p`), BT.601 limited range.
+//! `--no-smooth`. With smoothing the model looks at a crop around the people of the last frames
+//! (`--no-track` turns it off, `--full-frame-every N` sets how often it looks at the whole
+//! frame; see `src/track.rs`). Y4M is 8-bit 4:2:0 (`ffmpeg -pix_fmt yuv420p`), BT.601 limited range.
 //!
 //! Nothing half-written is left behind: folder outputs are written one file at a time through
 //! the same temporary-file-and-rename as photos, and a Y4M file output is assembled in a
@@ -43,6 +45,17 @@ pub(crate) struct VideoArgs {
     /// Turn off the temporal smoothing of the mask (on by default for video).
     #[arg(long)]
     no_smooth: bool,
+
+    /// Turn off the subject-tracking crop: the model always sees the whole frame (the crop
+    /// follows the people of the last frames, so small or distant people keep their mask).
+    #[arg(long)]
+    no_track: bool,
+
+    /// With tracking, look at the whole frame at least every N frames, so people who walk in
+    /// are found.
+    #[arg(long, value_name = "N", default_value_t = bokeh::Tracking::default().full_frame_interval,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    full_frame_every: u32,
 
     /// Run the model on every N-th frame only; the frames between reuse the newest mask.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -244,7 +257,8 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
             "--quality high is for photos (MODNet takes about a second per frame); video uses the standard mask"
         );
     }
-    let options: Options = crate::options(&args.look, limits, false)?.with_temporal(temporal);
+    let tracking = (!args.no_track).then(|| bokeh::Tracking::default().with_full_frame_interval(args.full_frame_every));
+    let options: Options = crate::options(&args.look, limits, false)?.with_temporal(temporal).with_tracking(tracking);
     let segmenter = crate::segmenter(&args.look)?;
     let mut source = Source::open(&args.input, limits)?;
     let input_format = match &source {
@@ -322,16 +336,32 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
         let per_stage: Vec<String> = stages.iter().zip(totals).map(|(s, t)| format!("{s} {:.2}", t / n)).collect();
         eprintln!(
             "bokeh: {written} frames in {secs:.2} s ({:.1} fps); ms per frame: read+convert {:.2}, {}, convert+write {:.2} \
-             (preprocess and inference overlap the later stages); the model ran on {} of {} frames; \
-             latency {} frame",
+             (preprocess and inference overlap the later stages); the model ran on {} of {} frames \
+             ({}); {} blinks bridged; latency {} frame",
             n / secs,
             read_time.as_secs_f64() * 1000.0 / n,
             per_stage.join(", "),
             write_time.as_secs_f64() * 1000.0 / n,
             stream.mask_counts().1,
             stream.mask_counts().0,
+            tracking_summary(stream.tracking_stats()),
+            stream.blinks_bridged(),
             stream.latency_frames(),
         );
     }
     Ok(written)
+}
+
+/// "N crops, N whole frames (N after a lost crop), R runs per frame", or "no tracking".
+fn tracking_summary(t: bokeh::TrackStats) -> String {
+    if t.frames == 0 {
+        return "no tracking crop".into();
+    }
+    format!(
+        "{} crops, {} whole frames ({} after a crop lost someone), {:.3} model runs per frame",
+        t.crops,
+        t.full_frames,
+        t.fallbacks,
+        t.runs_per_frame()
+    )
 }

@@ -157,6 +157,12 @@ impl Segmenter {
         self.variants.iter().map(|v| &v.spec)
     }
 
+    /// The input aspect (width / height) of the variant that crops of people go to (the first;
+    /// 1 when its size follows the frame).
+    pub(crate) fn crop_aspect(&self) -> f64 {
+        self.variants.first().and_then(Variant::aspect).unwrap_or(1.0)
+    }
+
     /// A per-stream session with its own inference state and buffers.
     pub fn session(&self) -> SegmenterSession {
         SegmenterSession {
@@ -213,6 +219,12 @@ impl SegmenterSession {
     pub fn preprocess(&mut self, frame: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
         let variant_index = self.segmenter.pick(frame.width(), frame.height());
         self.preprocess_for(frame, variant_index)
+    }
+
+    /// [`SegmenterSession::preprocess`] for a crop of people: the first (for the embedded models
+    /// the square) variant whatever the crop's shape, as [`SegmenterSession::segment_crop_into`].
+    pub(crate) fn preprocess_crop(&mut self, frame: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
+        self.preprocess_for(frame, 0)
     }
 
     /// [`SegmenterSession::preprocess`] for a given variant.
@@ -318,7 +330,7 @@ impl SegmenterSession {
     /// Like [`SegmenterSession::segment_into`] with the first (for the embedded models: the
     /// square) variant whatever the frame's shape: crops of people are seen best by it.
     pub(crate) fn segment_crop_into(&mut self, frame: FrameRef<'_>, mask: &mut Mask) -> Result<()> {
-        let (variant, size) = self.preprocess_for(frame, 0)?;
+        let (variant, size) = self.preprocess_crop(frame)?;
         self.infer_into(variant, size, mask)
     }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests (also included by the CLI's tests).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod clips;
+
 use std::path::{Path, PathBuf};
 
 /// `../shared` beside the repository (or `$BOKEH_SHARED`), if present. Tests that need it call

@@ -104,9 +104,13 @@ struct Args {
     #[arg(long, value_name = "CODES")]
     still_threshold: Option<f32>,
 
-    /// Turn the temporal smoothing of the mask off.
+    /// Turn the temporal smoothing of the mask off (and with it the subject-tracking crop).
     #[arg(long)]
     no_smooth: bool,
+
+    /// Turn the subject-tracking crop off: the model always sees the whole frame.
+    #[arg(long)]
+    no_track: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -179,7 +183,8 @@ fn options(args: &Args) -> Result<Options> {
         .with_strength(args.strength)
         .with_blur(if args.gaussian { BlurKind::Gaussian } else { BlurKind::Disc })
         .with_backend(backend)
-        .with_temporal((!args.no_smooth).then(Temporal::default));
+        .with_temporal((!args.no_smooth).then(Temporal::default))
+        .with_tracking((!args.no_track).then(bokeh::Tracking::default));
     if let Some(path) = &args.background {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let frame = bokeh::decode_frame(&bytes, bokeh::DecodeLimits::default())
