@@ -1,7 +1,8 @@
 //! Temporal stability on a real clip: DAVIS 2016 `dance-twirl` (90 frames, 854x480) from
 //! `../shared/testdata/video`, masks as `bokeh --mode mask` makes them, measured as
 //! `../shared/tools/flicker.py` does (flip % = pixels whose 0.5-thresholded label changes
-//! between consecutive frames; mean per-frame IoU against the clip's masks).
+//! between consecutive frames; mean per-frame IoU against the clip's masks). The default video
+//! path includes the refinement and the subject-tracking crop (`src/track.rs`).
 
 mod common;
 
@@ -76,4 +77,7 @@ fn smoothing_removes_flicker_without_losing_accuracy() {
     assert!(raw_flip > 2.0, "the raw model should flicker here ({raw_flip:.3}%)");
     assert!(flip <= 1.6, "smoothed flip {flip:.3}% > 1.6%");
     assert!(iou >= raw_iou - 0.01, "smoothing cost accuracy: mIoU {iou:.4} vs raw {raw_iou:.4}");
+    // The tracking crop sees the dancer closer (measured 0.704 with it, 0.637 without).
+    assert!(iou >= 0.66, "video default mIoU {iou:.4} < 0.66");
+    assert!(iou > untracked_iou + 0.03, "the tracking crop: mIoU {iou:.4} vs {untracked_iou:.4} without it");
 }

@@ -174,7 +174,9 @@ pub struct BokehSettings {
     pub num_threads: u32,
     /// Temporal smoothing of the mask for video (1) or none (0, the default, right for
     /// unrelated photos). Camera streams want 1: still edges stop flickering, moving edges
-    /// follow at once. `bokeh_processor_reset` forgets the past after a cut or camera switch.
+    /// follow at once, a person the model loses for a frame is held, and the model looks at a
+    /// crop around the people of the last frames, so small or distant people keep their mask.
+    /// `bokeh_processor_reset` forgets the past after a cut or camera switch.
     pub temporal: u32,
     /// Highlight bloom: clipped highlights count up to this many times white before the blur,
     /// so lights become bright discs (1 = off, up to 64). Default: 4. (This field and the ones
