@@ -24,7 +24,7 @@
 
 use crate::error::Result;
 use crate::frame::FrameRef;
-use crate::mask::Mask;
+use crate::mask::{Mask, Regions};
 use crate::resample::Resampler;
 use crate::segment::SegmenterSession;
 
@@ -52,8 +52,7 @@ pub(crate) struct Rect {
 #[derive(Debug, Default)]
 pub(crate) struct Detail {
     labels: Vec<u32>,
-    stack: Vec<usize>,
-    members: Vec<usize>,
+    regions: Regions,
     /// The whole-frame mask before the tile search, and which pixels a detail crop covered.
     whole: Mask,
     covered: Vec<bool>,
@@ -196,56 +195,24 @@ impl Detail {
     /// outside the size range).
     fn label(&mut self, mask: &Mask, min_area: f64, max_area: f64) {
         let (w, h) = (mask.width() as usize, mask.height() as usize);
-        let m = mask.data();
         self.labels.clear();
         self.labels.resize(w * h, 0);
         self.boxes.clear();
         let frame_area = (w * h) as f64;
-        for start in 0..w * h {
-            if m[start] < 0.5 || self.labels[start] != 0 {
-                continue;
-            }
-            // Provisional label past any real one; renumbered below when the region is kept.
-            let tag = u32::MAX;
-            self.labels[start] = tag;
-            self.stack.push(start);
-            self.members.clear();
-            let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
-            while let Some(i) = self.stack.pop() {
-                self.members.push(i);
-                let (x, y) = (i % w, i / w);
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
-                let mut visit = |j: usize| {
-                    if m[j] >= 0.5 && self.labels[j] == 0 {
-                        self.labels[j] = tag;
-                        self.stack.push(j);
-                    }
-                };
-                if x > 0 {
-                    visit(i - 1);
-                }
-                if x + 1 < w {
-                    visit(i + 1);
-                }
-                if y > 0 {
-                    visit(i - w);
-                }
-                if y + 1 < h {
-                    visit(i + w);
-                }
-            }
+        let (labels, boxes) = (&mut self.labels, &mut self.boxes);
+        self.regions.each(mask, |members, [x0, y0, x1, y1]| {
             let area = ((x1 - x0) * (y1 - y0)) as f64 / frame_area;
             // Kept regions get their number; the others a label that matches no box.
             let label = if (min_area..=max_area).contains(&area) {
-                self.boxes.push(Rect { x0, y0, x1, y1 });
-                self.boxes.len() as u32
+                boxes.push(Rect { x0, y0, x1, y1 });
+                boxes.len() as u32
             } else {
                 u32::MAX - 1
             };
-            for &i in &self.members {
-                self.labels[i] = label;
+            for &i in members {
+                labels[i] = label;
             }
-        }
+        });
     }
 }
 

@@ -101,3 +101,50 @@ impl Mask {
             .unwrap_or_else(|_| unreachable!("mask and frame sizes agree"))
     }
 }
+
+/// Scratch space for finding the people in a mask: its 4-connected regions of `≥ 0.5`.
+#[derive(Debug, Default)]
+pub(crate) struct Regions {
+    seen: Vec<bool>,
+    stack: Vec<usize>,
+    members: Vec<usize>,
+}
+
+impl Regions {
+    /// Calls `visit(members, [x0, y0, x1, y1])` for each 4-connected region of `mask ≥ 0.5`,
+    /// with the indices of its pixels and its bounding box (in mask pixels, ends exclusive), in
+    /// the order of each region's first pixel.
+    pub(crate) fn each(&mut self, mask: &Mask, mut visit: impl FnMut(&[usize], [usize; 4])) {
+        let (w, h) = (mask.width as usize, mask.height as usize);
+        let m = &mask.data;
+        self.seen.clear();
+        self.seen.resize(m.len(), false);
+        for start in 0..m.len() {
+            if m[start] < 0.5 || self.seen[start] {
+                continue;
+            }
+            self.seen[start] = true;
+            self.stack.push(start);
+            self.members.clear();
+            let mut b = [w, h, 0, 0];
+            while let Some(i) = self.stack.pop() {
+                self.members.push(i);
+                let (x, y) = (i % w, i / w);
+                b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
+                let neighbours = [
+                    (x > 0).then(|| i - 1),
+                    (x + 1 < w).then_some(i + 1),
+                    (y > 0).then(|| i - w),
+                    (y + 1 < h).then_some(i + w),
+                ];
+                for j in neighbours.into_iter().flatten() {
+                    if m[j] >= 0.5 && !self.seen[j] {
+                        self.seen[j] = true;
+                        self.stack.push(j);
+                    }
+                }
+            }
+            visit(&self.members, b);
+        }
+    }
+}

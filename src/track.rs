@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::frame::FrameRef;
-use crate::mask::Mask;
+use crate::mask::{Mask, Regions};
 use crate::resample::Resampler;
 use crate::segment::{Segmenter, SegmenterSession};
 
@@ -209,6 +209,8 @@ pub(crate) struct Tracker {
     /// The last crop asked for was too large: the whole frame was segmented instead.
     too_large: bool,
     regions: Regions,
+    /// Pixel count and box of each region of the last mask.
+    found: Vec<(usize, [usize; 4])>,
     tracked: Option<Box2>,
     /// Frames since the last look at more than the crop.
     since_explored: u32,
@@ -232,6 +234,7 @@ impl Tracker {
             scan: 0,
             too_large: false,
             regions: Regions::default(),
+            found: Vec::new(),
             tracked: None,
             since_explored: 0,
             crop_mask: Mask::default(),
@@ -424,7 +427,7 @@ impl Tracker {
     /// Updates the tracked box from the working mask `out` (nobody there: the tracking ends,
     /// unless `keep`).
     fn follow(&mut self, out: &Mask, settings: &Tracking, keep: bool) {
-        let Some(seen) = self.regions.subject_box(out, self.frame_size, SUBJECT_SHARE) else {
+        let Some(seen) = subject_box(&mut self.regions, &mut self.found, out, self.frame_size, SUBJECT_SHARE) else {
             if !keep {
                 self.tracked = None;
             }
@@ -466,60 +469,26 @@ fn run_model(
 /// not followed by the crop (a lens would blur them too).
 const SUBJECT_SHARE: f64 = 0.2;
 
-/// Scratch space for finding the people (4-connected regions of `≥ 0.5`) in a mask.
-#[derive(Debug, Default)]
-struct Regions {
-    labels: Vec<bool>,
-    stack: Vec<usize>,
-    /// Pixel count and box (x0, y0, x1, y1, in mask pixels) of each region.
-    found: Vec<(usize, [usize; 4])>,
-}
-
-impl Regions {
-    /// The box, in the coordinates of a `frame`-sized picture, around the regions of `mask`
-    /// that have at least `share` of the largest region's pixels; `None` when there are none.
-    fn subject_box(&mut self, mask: &Mask, frame: (u32, u32), share: f64) -> Option<Box2> {
-        let (w, h) = (mask.width() as usize, mask.height() as usize);
-        let m = mask.data();
-        self.labels.clear();
-        self.labels.resize(m.len(), false);
-        self.found.clear();
-        for start in 0..m.len() {
-            if m[start] < 0.5 || self.labels[start] {
-                continue;
-            }
-            self.labels[start] = true;
-            self.stack.push(start);
-            let (mut count, mut b) = (0, [w, h, 0, 0]);
-            while let Some(i) = self.stack.pop() {
-                let (x, y) = (i % w, i / w);
-                count += 1;
-                b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
-                let neighbours = [
-                    (x > 0).then(|| i - 1),
-                    (x + 1 < w).then_some(i + 1),
-                    (y > 0).then(|| i - w),
-                    (y + 1 < h).then_some(i + w),
-                ];
-                for j in neighbours.into_iter().flatten() {
-                    if m[j] >= 0.5 && !self.labels[j] {
-                        self.labels[j] = true;
-                        self.stack.push(j);
-                    }
-                }
-            }
-            self.found.push((count, b));
-        }
-        let largest = self.found.iter().map(|r| r.0).max()?;
-        let keep = (largest as f64 * share).ceil() as usize;
-        let b = self
-            .found
-            .iter()
-            .filter(|r| r.0 >= keep)
-            .fold([w, h, 0, 0], |a, r| [a[0].min(r.1[0]), a[1].min(r.1[1]), a[2].max(r.1[2]), a[3].max(r.1[3])]);
-        let (sx, sy) = (frame.0 as f64 / w as f64, frame.1 as f64 / h as f64);
-        Some(Box2 { x0: b[0] as f64 * sx, y0: b[1] as f64 * sy, x1: b[2] as f64 * sx, y1: b[3] as f64 * sy })
-    }
+/// The box, in the coordinates of a `frame`-sized picture, around the regions of `mask` that
+/// have at least `share` of the largest region's pixels; `None` when there are none.
+fn subject_box(
+    regions: &mut Regions,
+    found: &mut Vec<(usize, [usize; 4])>,
+    mask: &Mask,
+    frame: (u32, u32),
+    share: f64,
+) -> Option<Box2> {
+    found.clear();
+    regions.each(mask, |members, b| found.push((members.len(), b)));
+    let largest = found.iter().map(|r| r.0).max()?;
+    let keep = (largest as f64 * share).ceil() as usize;
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let b = found
+        .iter()
+        .filter(|r| r.0 >= keep)
+        .fold([w, h, 0, 0], |a, r| [a[0].min(r.1[0]), a[1].min(r.1[1]), a[2].max(r.1[2]), a[3].max(r.1[3])]);
+    let (sx, sy) = (frame.0 as f64 / w as f64, frame.1 as f64 / h as f64);
+    Some(Box2 { x0: b[0] as f64 * sx, y0: b[1] as f64 * sy, x1: b[2] as f64 * sx, y1: b[3] as f64 * sy })
 }
 
 /// The bounding box of `mask`'s person pixels (`≥ 0.5`) in the coordinates of a `frame`-sized
@@ -680,9 +649,10 @@ mod tests {
         fill(10, 10, 10, 20);
         fill(90, 40, 2, 2);
         fill(60, 5, 6, 10);
-        let b = Regions::default().subject_box(&m, (200, 100), SUBJECT_SHARE).expect("people");
+        let (mut regions, mut found) = (Regions::default(), Vec::new());
+        let b = subject_box(&mut regions, &mut found, &m, (200, 100), SUBJECT_SHARE).expect("people");
         assert_eq!((b.x0, b.y0, b.x1, b.y1), (20.0, 10.0, 132.0, 60.0));
-        assert_eq!(Regions::default().subject_box(&Mask::new(4, 4), (4, 4), SUBJECT_SHARE), None);
+        assert_eq!(subject_box(&mut regions, &mut found, &Mask::new(4, 4), (4, 4), SUBJECT_SHARE), None);
     }
 
     #[test]
