@@ -39,21 +39,7 @@ use crate::yuv::YuvFrameRef;
 
 /// A 32×18 luma thumbnail of `frame` (nearest samples), for telling a still scene.
 fn thumbnail(frame: &Frame, out: &mut Vec<u8>) {
-    const TW: u32 = 32;
-    const TH: u32 = 18;
-    out.clear();
-    let (w, h) = (frame.width(), frame.height());
-    let bpp = frame.format().bytes_per_pixel();
-    let [r, g, b] = frame.format().rgb_offsets();
-    let stride = w as usize * bpp;
-    for ty in 0..TH {
-        let y = ((2 * ty + 1) * h / (2 * TH)).min(h - 1) as usize;
-        for tx in 0..TW {
-            let x = ((2 * tx + 1) * w / (2 * TW)).min(w - 1) as usize;
-            let p = &frame.data()[y * stride + x * bpp..];
-            out.push(((u32::from(p[r]) * 77 + u32::from(p[g]) * 150 + u32::from(p[b]) * 29) >> 8) as u8);
-        }
-    }
+    crate::temporal::luma_at(frame.as_ref(), 32, 18, out);
 }
 
 fn mean_difference(a: &[u8], b: &[u8]) -> f32 {

@@ -223,20 +223,18 @@ impl TemporalFilter {
 }
 
 /// Samples the Rec. 601 luma of `frame` at the centres of a `width × height` grid (nearest
-/// pixel) into `out`: the picture at the mask's size, for the blink rule.
+/// pixel) into `out`, allocating nothing once `out` is large enough: the picture at the mask's
+/// size for the blink rule, and the stream's still-scene thumbnail.
 pub(crate) fn luma_at(frame: crate::frame::FrameRef<'_>, width: u32, height: u32, out: &mut Vec<u8>) {
     out.clear();
-    let (fw, fh) = (frame.width(), frame.height());
+    let (fw, fh) = (frame.width() as u64, frame.height() as u64);
     let bpp = frame.format().bytes_per_pixel();
     let [r, g, b] = frame.format().rgb_offsets();
-    let columns: Vec<usize> = (0..width)
-        .map(|x| (((2 * x + 1) as u64 * fw as u64 / (2 * width) as u64) as usize).min(fw as usize - 1) * bpp)
-        .collect();
+    let centre = |i: u32, n: u32, len: u64| ((2 * i as u64 + 1) * len / (2 * n as u64)).min(len - 1) as usize;
     for y in 0..height {
-        let sy = (((2 * y + 1) as u64 * fh as u64 / (2 * height) as u64) as u32).min(fh - 1);
-        let row = frame.row(sy);
-        out.extend(columns.iter().map(|&c| {
-            let p = &row[c..];
+        let row = frame.row(centre(y, height, fh) as u32);
+        out.extend((0..width).map(|x| {
+            let p = &row[centre(x, width, fw) * bpp..];
             ((u32::from(p[r]) * 77 + u32::from(p[g]) * 150 + u32::from(p[b]) * 29) >> 8) as u8
         }));
     }

@@ -324,7 +324,9 @@ impl Tracker {
             }
             (false, _) => {
                 self.last_crop = crop;
-                if crop.is_some() {
+                // Kept only for the exploring look that comes next (one frame in
+                // `full_frame_interval`), not copied on every crop.
+                if crop.is_some() && self.since_explored + 1 >= settings.full_frame_interval {
                     self.crop_mask.clone_from(out);
                 }
             }
