@@ -20,7 +20,8 @@
 //!   on a GPU the mask never visits the CPU (Mesa's lavapipe matches this code bit for bit).
 //! * **Video**: with [`crate::Temporal`] on, the window coefficients are smoothed over time with
 //!   the mask's own rule; the guide's sensor noise would otherwise make refined edges shimmer
-//!   (DAVIS flip rate 1.89% unsmoothed, 1.57% smoothed, 1.49% without refinement).
+//!   (DAVIS flip rate with the refinement 1.57%, without it 1.33%; smoothing the
+//!   coefficients took it from 1.89% when it came).
 //! * The guide is the frame's sRGB values over 255 (what the model saw), not linear light: edges
 //!   are judged as the eye sees them.
 //!

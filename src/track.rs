@@ -7,7 +7,8 @@
 //! So that one run goes where the people were: a [`Tracker`] keeps a box around the people of
 //! the last frames, and the model runs on a crop around it, at twice or four times the scale.
 //!
-//! **Schedule** (one model run per frame, bar the rare fallback; [`TrackStats`] counts them):
+//! **Schedule** (exactly one model run per frame, so every frame costs the same in a live
+//! preview; [`TrackStats`] counts the kinds):
 //! - while **nobody is tracked**: the whole frame, then each quarter of the frame (1/1.75 of
 //!   it each way, at twice the scale) in turn, then the whole frame again (with
 //!   [`Tracking::scan`]): people too small for the whole frame are found within five frames,
@@ -18,15 +19,22 @@
 //!   crop stretched, as the photo detail passes and MediaPipe's own whole-frame input are),
 //!   shifted inside the frame; it stays put while it still holds the people with half the
 //!   margin (a crop that moves every frame makes the model's edges shimmer);
+//!   A crop as large as the frame is still a crop (the default [`Tracking::max_crop_area`] is
+//!   1): the square crop model sees a 16:9 frame with 1.8 times the rows of the landscape
+//!   model, and a group spread over the frame or a large person is segmented better so
+//!   (small-subject clips 0.445 → 0.479 mean IoU, dance-twirl 0.704 → 0.740; its inference
+//!   costs ≈ 1.5 times the landscape model's, hidden behind the pixel stages in a stream);
 //! - the **whole frame** every [`Tracking::full_frame_interval`]-th frame (people who walk in
 //!   are found) and while the crop would cover more than [`Tracking::max_crop_area`] of the
-//!   frame (nothing to gain; a fifth of hysteresis against switching back and forth). On the
-//!   scheduled look the tracked people keep the last crop's mask for that one frame (the whole
-//!   frame sees them worse, and a mask that changes for one frame in fifteen is a blink);
-//! - the **whole frame again, on the same frame**, when the crop's mask is empty or reaches an
-//!   edge of the crop that is not the frame's (someone was cut off): the crop's answer is kept
-//!   inside the crop and the whole frame's outside it (only the whole frame's when the crop saw
-//!   nobody).
+//!   frame, when that is set below 1 (a fifth of hysteresis against switching back and forth).
+//!   On the scheduled look the tracked people keep the last crop's mask for that one frame (the
+//!   whole frame sees them worse, and a mask that changes for one frame in fifteen is a blink);
+//! - the **whole frame on the next frame** when the crop's mask is empty or reaches an edge of
+//!   the crop that is not the frame's (someone was cut off): this frame keeps the crop's answer
+//!   (the temporal filter's blink rule bridges an empty one where the picture did not change),
+//!   and the next holds it inside the crop, as a scheduled look does. A second model run on the
+//!   same frame would find the cut-off part one frame sooner (small-subject clips 0.470 vs
+//!   0.463, 3% more model runs) but makes that frame late in a live preview.
 //!
 //! **Masks** come out at a fixed *working size* for the frame (the frame itself, or shrunk so its
 //! long side is [`WORK_LONG_SIDE`]), whatever was segmented: a crop's or quarter's mask is pasted
@@ -45,12 +53,13 @@
 //! mask is computed from frame N's pixels.
 //!
 //! **Measured** (`tests/small_subjects.rs`, six pan-and-zoom clips of people filling 2–10% of a
-//! 640×360 frame, `tests/common/clips.rs`): mean IoU 0.312 without the crop (70 frames of 384
-//! with an empty mask) → 0.445 with it (10 empty, 9 of them in a clip whose person the model
-//! misses even with the photo pipeline's six crops); the photo pipeline scores 0.534. A lone
+//! 640×360 frame, `tests/common/clips.rs`): mean IoU 0.304 without the crop (30 frames with an
+//! empty mask where the photo pipeline finds the person) → 0.463 with it (1 such frame, the
+//! clip's first ones before the scan finds the person); the photo pipeline scores 0.534. A lone
 //! person comes within 0.01 of the photo pipeline; groups spread across the frame do not (one
-//! crop around all of them zooms little; the photo pipeline crops each person). On dance-twirl
-//! (a large dancer) the crop raises the mean IoU from 0.642 to 0.704.
+//! crop around all of them zooms little; the photo pipeline crops each person, with six or more
+//! model runs). On dance-twirl (a large dancer) the crop raises the mean IoU from 0.631 to
+//! 0.731.
 
 use std::time::{Duration, Instant};
 
@@ -78,7 +87,8 @@ pub struct Tracking {
     /// The crop extends the tracked box by this fraction of its size on each side (0..=2).
     pub margin: f32,
     /// Crops larger than this fraction of the frame are not worth it: the whole frame is
-    /// segmented instead (0 < v ≤ 1).
+    /// segmented instead, with the model for its shape (0 < v ≤ 1; 1, the default: always the
+    /// crop model, on as much of the frame as the people need).
     pub max_crop_area: f32,
     /// How far a tracked box edge moves inwards per frame, as a fraction of the way (0 < v ≤ 1).
     pub shrink: f32,
@@ -91,7 +101,7 @@ impl Default for Tracking {
             scan: true,
             max_stretch: 2.0,
             margin: 0.35,
-            max_crop_area: 0.5,
+            max_crop_area: 1.0,
             shrink: 0.3,
         }
     }
@@ -131,17 +141,16 @@ pub struct TrackStats {
     pub frames: u64,
     /// Frames segmented through a crop.
     pub crops: u64,
-    /// Whole-frame runs, the fallbacks included.
+    /// Frames segmented whole (the scheduled looks and those after a fallback).
     pub full_frames: u64,
     /// Frames segmented through a quarter of the frame (the scan while nobody is tracked).
     pub tiles: u64,
-    /// Whole-frame runs made on a frame whose crop was empty or cut someone off (the only
-    /// frames with two model runs).
+    /// Crops that came back empty or cut someone off (the next frame is segmented whole).
     pub fallbacks: u64,
 }
 
 impl TrackStats {
-    /// Model runs per frame on average.
+    /// Model runs per frame on average (one, by the schedule; kept as a check).
     pub fn runs_per_frame(&self) -> f64 {
         (self.crops + self.full_frames + self.tiles) as f64 / self.frames.max(1) as f64
     }
@@ -302,18 +311,21 @@ impl Tracker {
                 run_model(session, frame.crop(c.x, c.y, c.w, c.h), &mut self.low, &mut times, true)?;
                 self.stats.crops += 1;
                 self.since_explored += 1;
+                out.data_mut().fill(0.0);
                 let (empty, cut) = self.inspect_crop(c);
                 if empty || cut {
-                    // The crop lost the people or cut someone off: look at the whole frame now.
+                    // The crop lost the people or cut someone off: the next frame looks at the
+                    // whole frame (not this one: a frame with two model runs is a stall in a
+                    // live preview). A cut crop's mask is held there for the people inside it.
                     self.stats.fallbacks += 1;
-                    self.segment_whole(session, frame, out, &mut times)?;
+                    self.since_explored = settings.full_frame_interval;
+                }
+                if empty {
+                    None
                 } else {
-                    out.data_mut().fill(0.0);
-                }
-                if !empty {
                     paste(&self.low, c, (w, h), out);
+                    Some(c)
                 }
-                (!empty && !cut).then_some(c)
             }
         };
         match (exploring, self.last_crop) {
@@ -635,8 +647,11 @@ mod tests {
         assert_eq!(t.crop_for(moved, &settings), Some(c), "a steady crop");
         let far = Box2 { x0: 500.0, y0: 120.0, x1: 530.0, y1: 220.0 };
         assert_ne!(t.crop_for(far, &settings), Some(c), "the crop follows a person who moved away");
-        // A group across the frame gets the whole frame.
-        assert_eq!(t.crop_for(Box2 { x0: 20.0, y0: 40.0, x1: 620.0, y1: 300.0 }, &settings), None);
+        // A group across the frame: the crop model on the whole frame by default, the whole
+        // frame's own model when crops are limited.
+        let group = Box2 { x0: 20.0, y0: 40.0, x1: 620.0, y1: 300.0 };
+        assert_eq!(t.crop_for(group, &settings), Some(Crop { x: 0, y: 0, w: 640, h: 360 }));
+        assert_eq!(t.crop_for(group, &Tracking { max_crop_area: 0.5, ..settings }), None);
     }
 
     #[test]

@@ -9,16 +9,17 @@
 //!   it: temporal filter and the subject-tracking crop, one model run a frame;
 //! - the video path without the tracking crop, for the record.
 //!
-//! Asserted (measured: photo 0.534, video 0.445, without tracking 0.312; the lone runner of
-//! `000382` 0.802 / 0.796 / 0.724):
-//! - the crop raises the video mean IoU by at least 0.08 over the whole-frame video path;
+//! Asserted (measured: photo 0.534, video 0.463, without tracking 0.304; the lone runner of
+//! `000382` 0.802 / 0.794 / 0.722):
+//! - the crop raises the video mean IoU by at least 0.12 over the whole-frame video path;
 //! - for the clip with one person, the video default is within 0.03 of the photo pipeline (for
 //!   groups spread over the frame it is not: one crop around all of them zooms little);
 //! - at most two frames whose true person covers at least 1% of the frame and whose person the
 //!   photo pipeline found (IoU ≥ 0.5) get an empty mask (measured: one, at the start of
 //!   `000260`, before the scan of the quarters finds a person the whole frame misses; in
 //!   `000074` the model sees the person in no crop at all, the photo pipeline's neither);
-//! - the model runs at most 1.05 times per frame on average (the crop's fallbacks).
+//! - the model runs once per frame, every frame (the crop's fallbacks look at the whole frame on
+//!   the next frame, not a second time on the same one).
 //!
 //! Set `BOKEH_CLIP_OUT=DIR` to write the clips' blur-mode frames there for a look.
 
@@ -119,6 +120,7 @@ fn video_keeps_small_people_about_as_well_as_the_photo_pipeline() {
         stats.frames += s.frames;
         stats.crops += s.crops;
         stats.full_frames += s.full_frames;
+        stats.tiles += s.tiles;
         stats.fallbacks += s.fallbacks;
         if let Some(dir) = &out_dir {
             write_blurred(&segmenter, clip, &dir.join(&clip.name));
@@ -133,9 +135,10 @@ fn video_keeps_small_people_about_as_well_as_the_photo_pipeline() {
         stats.fallbacks,
         stats.frames
     );
-    assert!(video >= plain + 0.08, "the tracking crop: video mIoU {video:.4} vs {plain:.4} without it");
+    assert!(video >= plain + 0.12, "the tracking crop: video mIoU {video:.4} vs {plain:.4} without it");
     assert!(empty <= 2, "{empty} frames with a person of 1% or more, found by the photo pipeline, got an empty mask");
-    assert!(stats.runs_per_frame() <= 1.05, "{:.3} model runs per frame", stats.runs_per_frame());
+    let runs = stats.crops + stats.full_frames + stats.tiles;
+    assert_eq!(runs, stats.frames, "{runs} model runs in {} frames", stats.frames);
 }
 
 /// Writes the clip's blur-mode frames (video default) as PNGs under `dir`.

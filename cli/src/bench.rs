@@ -56,6 +56,12 @@ pub(crate) struct BenchArgs {
     /// Without the edge-aware refinement (its cost is in the upsample stage).
     #[arg(long)]
     no_refine: bool,
+
+    /// The video path: the temporal filter and the subject-tracking crop, as `bokeh video`, the
+    /// webcam demo and the C API with `temporal` set (frames from `--input` in order; a folder
+    /// played in a loop jumps back at its end like a scene cut).
+    #[arg(long)]
+    video: bool,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -110,7 +116,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         .with_strength(args.strength)
         .with_blur(blur)
         .with_backend(crate::backend(args.backend))
-        .with_refine((!args.no_refine).then(bokeh::Refine::default));
+        .with_refine((!args.no_refine).then(bokeh::Refine::default))
+        .with_temporal(args.video.then(bokeh::Temporal::default));
     let segmenter = Segmenter::new()?;
     let (w, h) = args.size;
     let mut out = Frame::new(w, h, PixelFormat::Rgb8)?;
@@ -155,11 +162,12 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     println!("# pixels\t{backend_note}");
     println!(
-        "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}, {}",
+        "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}, {}{}",
         args.input.as_ref().map_or("the bundled sample".into(), |p| p.display().to_string()),
         rayon::current_num_threads(),
         args.strength,
-        if args.pipelined { "pipelined (inference overlapped, 1 frame latency)" } else { "sequential" }
+        if args.pipelined { "pipelined (inference overlapped, 1 frame latency)" } else { "sequential" },
+        if args.video { ", video path (temporal filter, tracking crop)" } else { "" }
     );
     for (name, times) in ["preprocess", "inference", "upsample", "blur", "composite"].iter().zip(stages) {
         println!("{name}\t{:.2}", median(times));

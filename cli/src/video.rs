@@ -352,16 +352,19 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
     Ok(written)
 }
 
-/// "N crops, N whole frames (N after a lost crop), R runs per frame", or "no tracking".
+/// "N crops, N whole frames (N after a lost crop), N quarters, R runs per frame", or "no
+/// tracking".
 fn tracking_summary(t: bokeh::TrackStats) -> String {
     if t.frames == 0 {
         return "no tracking crop".into();
     }
     format!(
-        "{} crops, {} whole frames ({} after a crop lost someone), {:.3} model runs per frame",
+        "{} crops, {} whole frames ({} after a crop lost or cut someone), {} quarters scanned, {:.3} model runs \
+         per frame",
         t.crops,
         t.full_frames,
         t.fallbacks,
+        t.tiles,
         t.runs_per_frame()
     )
 }
