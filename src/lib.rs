@@ -53,6 +53,7 @@ mod frame;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 mod mask;
+mod options;
 mod pipeline;
 mod refine;
 mod resample;
@@ -70,7 +71,8 @@ pub use decode::{decode_frame, decode_image, DecodeLimits};
 pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;
-pub use pipeline::{Backend, Mode, Options, Pipeline, StageTimings};
+pub use options::{Backend, Mode, Options, StageTimings};
+pub use pipeline::Pipeline;
 pub use refine::{Refine, Refiner};
 pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Sampling, Segmenter, SegmenterSession,

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
-use crate::pipeline::{Options, Pipeline, StageTimings};
+use crate::options::{Options, StageTimings};
+use crate::pipeline::Pipeline;
 use crate::segment::Segmenter;
 use crate::track::{TrackStats, Tracker, Tracking};
 use crate::yuv::YuvFrameRef;
@@ -381,7 +382,7 @@ impl Stream {
         let fresh = result.and_then(|()| {
             self.pool.install(|| {
                 if work.segment {
-                    pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output, false)?;
+                    pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output)?;
                     // Kept smoothed: a reused mask is not smoothed a second time.
                     last_mask.clone_from(&work.mask);
                     Ok(true)

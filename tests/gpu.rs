@@ -240,6 +240,45 @@ fn the_whole_pipeline_with_the_model_matches_the_cpu() {
 }
 
 #[test]
+fn a_video_stream_on_the_gpu_matches_the_cpu_stream() {
+    // A Stream preprocesses on its worker (CPU), so its pipeline uploads each frame after
+    // inference: alternating pictures catch a stale upload (the last frame's pixels composited
+    // with this frame's mask), which would differ by far more than the tolerance.
+    if contexts().is_empty() {
+        return;
+    }
+    let a = photo(160, 120, PixelFormat::Rgb8);
+    let mut flipped = a.data().to_vec();
+    for row in flipped.chunks_exact_mut(160 * 3) {
+        let pixels: Vec<[u8; 3]> = row.chunks_exact(3).rev().map(|p| [p[0], p[1], p[2]]).collect();
+        row.copy_from_slice(pixels.as_flattened());
+    }
+    let b = Frame::from_vec(flipped, 160, 120, PixelFormat::Rgb8).expect("frame");
+    let outputs = |backend: Backend| {
+        let options = Options::default().with_temporal(Some(Temporal::default())).with_backend(backend);
+        let mut stream = bokeh::Stream::new(segmenter(), options).expect("stream");
+        let mut out = Frame::new(160, 120, PixelFormat::Rgb8).expect("out");
+        let mut frames = Vec::new();
+        for frame in [&a, &b, &a, &b] {
+            if stream.push(frame.as_ref(), &mut out.as_mut()).expect("push") {
+                frames.push(out.clone());
+            }
+        }
+        while stream.finish(&mut out.as_mut()).expect("finish") {
+            frames.push(out.clone());
+        }
+        frames
+    };
+    let (cpu, gpu) = (outputs(Backend::Cpu), outputs(Backend::Gpu));
+    assert_eq!(cpu.len(), 4);
+    assert_eq!(gpu.len(), 4);
+    for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
+        let d = diff(g, c);
+        assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "stream frame {i}: max {} mean {:.4}", d.max, d.mean);
+    }
+}
+
+#[test]
 fn frames_of_changing_size_and_format_reuse_the_pipeline() {
     let mask = mask();
     for (api, ctx) in contexts() {

@@ -38,7 +38,7 @@ use crate::color::{decode_lut, encode_lut};
 use crate::error::{Error, Result};
 use crate::frame::{FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
-use crate::pipeline::Mode;
+use crate::options::Mode;
 use crate::refine::Refine;
 use crate::resample::Weights;
 use crate::segment::{Layout, Normalization, Sampling};
