@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 
 use bokeh::blur::reference;
-use bokeh::{BlurKind, BlurredBackground, Options};
+use bokeh::{BlurKind, BlurParams, BlurredBackground, Options};
 
 fn blur(c: &mut Criterion) {
     let mut g = c.benchmark_group("blur");
@@ -20,17 +20,18 @@ fn blur(c: &mut Criterion) {
         let radius = Options::DEFAULT_STRENGTH * (w as f32).hypot(h as f32);
         let id = |name| BenchmarkId::new(name, common::label(w, h));
         g.bench_function(id("disc_fast"), |b| {
-            b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Disc, radius).expect("blur"))
+            b.iter(|| bg.compute(frame.as_ref(), &mask, &BlurParams::new(BlurKind::Disc, radius)).expect("blur"))
         });
         // Focus falloff at 20% of the diagonal: a distance transform and an aperture per cell.
         let falloff = 0.2 * (w as f32).hypot(h as f32);
         g.bench_function(id("disc_falloff"), |b| {
             b.iter(|| {
-                bg.compute_with_falloff(frame.as_ref(), &mask, BlurKind::Disc, radius, 1.0, falloff).expect("blur")
+                bg.compute(frame.as_ref(), &mask, &BlurParams::new(BlurKind::Disc, radius).with_falloff(Some(falloff)))
+                    .expect("blur")
             })
         });
         g.bench_function(id("gaussian_fast"), |b| {
-            b.iter(|| bg.compute(frame.as_ref(), &mask, BlurKind::Gaussian, radius).expect("blur"))
+            b.iter(|| bg.compute(frame.as_ref(), &mask, &BlurParams::new(BlurKind::Gaussian, radius)).expect("blur"))
         });
         let img = image::RgbImage::from_raw(w, h, frame.data().to_vec()).expect("image");
         g.bench_function(id("image_fast_blur"), |b| {

@@ -19,7 +19,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use bokeh::gpu::{GpuApi, GpuContext, GpuPixels};
 use bokeh::{
-    BlurKind, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Sampling, Segmenter,
+    BlurKind, BlurParams, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Sampling,
+    Segmenter,
 };
 
 fn sizes() -> Vec<(u32, u32)> {
@@ -54,7 +55,7 @@ fn gpu(c: &mut Criterion) {
         px.preprocess((256, 144), Sampling::Bilinear, norm, Layout::Nchw, &mut tensor).expect("preprocess");
         px.upsample(&low).expect("upsample");
         px.refine(&refine, None).expect("refine");
-        px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
+        px.blur(&BlurParams::new(BlurKind::Disc, radius)).expect("blur");
         px.composite(Mode::Blur).expect("composite");
         px.download(Mode::Blur, &mut out.as_mut()).expect("download");
 
@@ -86,7 +87,7 @@ fn gpu(c: &mut Criterion) {
         });
         g.bench_function(id("blur"), |b| {
             b.iter(|| {
-                px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
+                px.blur(&BlurParams::new(BlurKind::Disc, radius)).expect("blur");
                 px.finish().expect("wait")
             })
         });
@@ -107,7 +108,7 @@ fn gpu(c: &mut Criterion) {
                 px.preprocess((256, 144), Sampling::Bilinear, norm, Layout::Nchw, &mut tensor).expect("preprocess");
                 px.upsample(&low).expect("upsample");
                 px.refine(&refine, None).expect("refine");
-                px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
+                px.blur(&BlurParams::new(BlurKind::Disc, radius)).expect("blur");
                 px.composite(Mode::Blur).expect("composite");
                 px.download(Mode::Blur, &mut out.as_mut()).expect("download")
             })
@@ -116,7 +117,7 @@ fn gpu(c: &mut Criterion) {
             b.iter(|| {
                 px.upsample(&low).expect("upsample");
                 px.refine(&refine, None).expect("refine");
-                px.blur(BlurKind::Disc, radius, 1.0).expect("blur");
+                px.blur(&BlurParams::new(BlurKind::Disc, radius)).expect("blur");
                 px.composite(Mode::Blur).expect("composite");
                 px.finish().expect("wait")
             })

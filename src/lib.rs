@@ -65,7 +65,7 @@ mod track;
 mod y4m;
 pub mod yuv;
 
-pub use blur::{BlurKind, BlurredBackground};
+pub use blur::{BlurKind, BlurParams, BlurWeights, BlurredBackground};
 #[cfg(feature = "image")]
 pub use decode::{decode_frame, decode_image, DecodeLimits};
 pub use error::{Dims, Error, Result};

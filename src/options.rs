@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::blur::BlurKind;
+use crate::blur::{BlurKind, BlurParams};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, PixelFormat};
 use crate::refine::Refine;
@@ -272,6 +272,14 @@ impl Options {
     /// Blur radius in pixels for a `width × height` frame.
     pub fn radius_for(&self, width: u32, height: u32) -> f32 {
         self.strength * (width as f32).hypot(height as f32)
+    }
+
+    /// The portrait-mode blur for a `width × height` frame: kind, radius, bloom and focus
+    /// falloff as these options say.
+    pub fn blur_params(&self, width: u32, height: u32) -> BlurParams {
+        BlurParams::new(self.blur, self.radius_for(width, height))
+            .with_bloom(self.bloom)
+            .with_falloff(self.focus_falloff_for(width, height))
     }
 
     /// The pixel format the pipeline writes for an input of `input` format.

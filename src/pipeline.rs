@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::blur::BlurredBackground;
+use crate::blur::{BlurParams, BlurredBackground};
 use crate::color::srgb_to_linear_exact;
 use crate::composite;
 use crate::detail::Detail;
@@ -443,7 +443,7 @@ impl Pipeline {
             return Ok(false);
         }
         let radius = Options::decontamination_radius_for(input.width(), input.height());
-        self.blurred.compute_background_only(input, &self.mask, radius)?;
+        self.blurred.compute(input, &self.mask, &BlurParams::background_only(radius))?;
         Ok(true)
     }
 
@@ -461,11 +461,7 @@ impl Pipeline {
         let mut t2 = t1;
         match self.options.mode {
             Mode::Blur => {
-                let (radius, kind, bloom) = (self.options.radius_for(w, h), self.options.blur, self.options.bloom);
-                match self.options.focus_falloff_for(w, h) {
-                    Some(d) => self.blurred.compute_with_falloff(input, &self.mask, kind, radius, bloom, d)?,
-                    None => self.blurred.compute_with_bloom(input, &self.mask, kind, radius, bloom)?,
-                }
+                self.blurred.compute(input, &self.mask, &self.options.blur_params(w, h))?;
                 t2 = Instant::now();
                 composite::blend_blurred(input, &self.mask, &self.blurred, output);
             }
@@ -531,11 +527,7 @@ impl Pipeline {
         }
         match mode {
             Mode::Blur => {
-                let (kind, radius, bloom) = (self.options.blur, self.options.radius_for(w, h), self.options.bloom);
-                match self.options.focus_falloff_for(w, h) {
-                    Some(d) => gpu.blur_with_falloff(kind, radius, bloom, d)?,
-                    None => gpu.blur(kind, radius, bloom)?,
-                }
+                gpu.blur(&self.options.blur_params(w, h))?;
             }
             Mode::Replace => {
                 let id = self.options.background.as_ref().map_or(0, |b| Arc::as_ptr(b) as usize);
@@ -546,7 +538,7 @@ impl Pipeline {
         }
         let decontaminate = self.options.decontaminate && matches!(mode, Mode::Replace | Mode::Cutout);
         if decontaminate {
-            gpu.blur_background_only(Options::decontamination_radius_for(w, h))?;
+            gpu.blur(&BlurParams::background_only(Options::decontamination_radius_for(w, h)))?;
         }
         gpu.composite_with(mode, decontaminate)?;
         gpu.download(mode, output)?;

@@ -33,7 +33,7 @@
 //!
 //! # Focus falloff
 //! A real lens leaves the ground at the subject's feet as sharp as the subject and blurs the far
-//! wall most. Without depth, [`BlurredBackground::compute_with_falloff`] takes the distance from
+//! wall most. Without depth, [`BlurParams::falloff`] takes the distance from
 //! the person as its stand-in: at the reduced resolution, cells that are mostly person seed an
 //! exact Euclidean distance transform (integer squared distances, Felzenszwalb & Huttenlocher's
 //! lower envelope per row after a pass per column), and each cell's aperture radius grows from 0
@@ -278,66 +278,19 @@ impl BlurredBackground {
         (&self.rgb, self.width, self.height, self.factor)
     }
 
-    /// Blurs the background of `frame` (weighted by `1 − mask`, which must have the frame's
-    /// size) with a kernel of `radius` frame pixels, reusing this value's buffers.
-    pub fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, kind: BlurKind, radius: f32) -> Result<()> {
-        self.compute_with_bloom(frame, mask, kind, radius, 1.0)
-    }
-
-    /// [`BlurredBackground::compute`] with highlight bloom ([`highlight_gain`]; 1 = none).
-    pub fn compute_with_bloom(
-        &mut self,
-        frame: FrameRef<'_>,
-        mask: &Mask,
-        kind: BlurKind,
-        radius: f32,
-        bloom: f32,
-    ) -> Result<()> {
-        self.compute_weighted(frame, mask, kind, radius, bloom, None, false)
-    }
-
-    /// [`BlurredBackground::compute_with_bloom`] with focus falloff (see the [module
-    /// docs](self)): the aperture grows from nothing at the person to its full `radius` at
-    /// `falloff` frame pixels from the person. Disc and hexagon apertures only.
-    pub fn compute_with_falloff(
-        &mut self,
-        frame: FrameRef<'_>,
-        mask: &Mask,
-        kind: BlurKind,
-        radius: f32,
-        bloom: f32,
-        falloff: f32,
-    ) -> Result<()> {
-        self.compute_weighted(frame, mask, kind, radius, bloom, Some(falloff), false)
-    }
-
-    /// An estimate of the background alone around the person, for colour decontamination: like
-    /// [`BlurredBackground::compute`] with the weights `(1 − mask)⁸`, so that mixed edge pixels
-    /// (half person) count for almost nothing and only clear background is averaged.
-    pub fn compute_background_only(&mut self, frame: FrameRef<'_>, mask: &Mask, radius: f32) -> Result<()> {
-        self.compute_weighted(frame, mask, BlurKind::Disc, radius, 1.0, None, true)
-    }
-
-    #[allow(clippy::too_many_arguments)] // the public entry points name the combinations
-    fn compute_weighted(
-        &mut self,
-        frame: FrameRef<'_>,
-        mask: &Mask,
-        kind: BlurKind,
-        radius: f32,
-        bloom: f32,
-        falloff: Option<f32>,
-        background_only: bool,
-    ) -> Result<()> {
+    /// Blurs the background of `frame` (weighted by `1 − mask`, or what [`BlurParams::weights`]
+    /// says; the mask must have the frame's size) as `params` say, reusing this value's buffers.
+    pub fn compute(&mut self, frame: FrameRef<'_>, mask: &Mask, params: &BlurParams) -> Result<()> {
         let (expected, actual) = (Dims(frame.width(), frame.height()), Dims(mask.width(), mask.height()));
         if expected != actual {
             return Err(Error::SizeMismatch { what: "mask", expected, actual });
         }
-        let (bloom, factor, low_radius) = blur_plan(kind, radius, bloom, falloff)?;
-        self.downsample(frame, mask, factor, bloom, background_only);
+        let plan = params.plan()?;
+        let (kind, factor, low_radius) = (params.kind, plan.factor, plan.low_radius);
+        self.downsample(frame, mask, factor, plan.bloom, params.weights);
         match kind {
             BlurKind::Disc | BlurKind::Hexagon => {
-                self.apertures.fill(kind, low_radius, falloff.map(|d| d / factor as f32));
+                self.apertures.fill(kind, low_radius, plan.low_falloff);
                 self.cell_levels.clear();
                 if !self.apertures.table.is_empty() {
                     // Cells that are mostly person (background weight under ½) seed the distances.
@@ -391,7 +344,7 @@ impl BlurredBackground {
     }
 
     /// Box-averages `w·linear(c)` and `w` over `factor × factor` blocks into `self.low`.
-    fn downsample(&mut self, frame: FrameRef<'_>, mask: &Mask, factor: usize, bloom: f32, background_only: bool) {
+    fn downsample(&mut self, frame: FrameRef<'_>, mask: &Mask, factor: usize, bloom: f32, weights: BlurWeights) {
         let (fw, fh) = (frame.width() as usize, frame.height() as usize);
         let (lw, lh) = (fw.div_ceil(factor), fh.div_ceil(factor));
         self.width = lw;
@@ -409,9 +362,9 @@ impl BlurredBackground {
                 let row = frame.row(y as u32);
                 let mrow = &m[y * fw..(y + 1) * fw];
                 let blocks = row.chunks(factor * bpp).zip(mrow.chunks(factor));
-                for (acc, (pixels, weights)) in out.iter_mut().zip(blocks) {
-                    for (px, &mv) in pixels.chunks_exact(bpp).zip(weights) {
-                        let w = background_weight(mv, background_only);
+                for (acc, (pixels, masks)) in out.iter_mut().zip(blocks) {
+                    for (px, &mv) in pixels.chunks_exact(bpp).zip(masks) {
+                        let w = background_weight(mv, weights);
                         let (r, g, b) = (lut[px[ro] as usize], lut[px[go] as usize], lut[px[bo] as usize]);
                         let wg = if bloom > 1.0 { w * highlight_gain(r.max(g).max(b), bloom) } else { w };
                         acc[0] += wg * r;
@@ -546,19 +499,90 @@ pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>
     }
 }
 
-/// Checks a blur's settings (both backends) and plans it: the bloom to use (none without a
-/// blur: a highlight is not spread, so it is not brightened either), the reduction factor and the
-/// radius at the reduced resolution.
-pub(crate) fn blur_plan(kind: BlurKind, radius: f32, bloom: f32, falloff: Option<f32>) -> Result<(f32, usize, f32)> {
-    if !radius.is_finite() || radius < 0.0 {
-        return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
+/// What to blur and how, for both backends ([`BlurredBackground::compute`] on the CPU,
+/// `GpuPixels::blur` on a GPU): one value instead of an entry point per combination.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlurParams {
+    /// The aperture's shape.
+    pub kind: BlurKind,
+    /// The blur radius in frame pixels (finite, ≥ 0).
+    pub radius: f32,
+    /// Highlight bloom ([`highlight_gain`]; 1 = none, up to [`MAX_BLOOM`]).
+    pub bloom: f32,
+    /// Focus falloff: the aperture grows from nothing at the person to `radius` at this many
+    /// frame pixels from the person (see the [module docs](self)). Disc and hexagon only.
+    pub falloff: Option<f32>,
+    /// How much each pixel counts.
+    pub weights: BlurWeights,
+}
+
+/// How much a pixel counts in the blur.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlurWeights {
+    /// `1 − mask`: the background behind the person, for portrait mode.
+    #[default]
+    Background,
+    /// `(1 − mask)⁸`: mixed edge pixels (half person) count for almost nothing and only clear
+    /// background is averaged — an estimate of the background alone, for colour decontamination.
+    BackgroundOnly,
+}
+
+impl BlurParams {
+    /// A `kind` blur of `radius` frame pixels: no bloom, no falloff, background weights.
+    pub fn new(kind: BlurKind, radius: f32) -> Self {
+        BlurParams { kind, radius, bloom: 1.0, falloff: None, weights: BlurWeights::Background }
     }
-    if !bloom.is_finite() || !(1.0..=MAX_BLOOM).contains(&bloom) {
-        return Err(Error::InvalidOption(format!("highlight bloom {bloom} is outside 1..={MAX_BLOOM}")));
+
+    /// The background-only estimate for decontamination: a disc of `radius` frame pixels with
+    /// [`BlurWeights::BackgroundOnly`].
+    pub fn background_only(radius: f32) -> Self {
+        BlurParams { weights: BlurWeights::BackgroundOnly, ..Self::new(BlurKind::Disc, radius) }
     }
-    check_falloff(falloff, kind)?;
-    let (factor, low_radius) = reduction(radius);
-    Ok((if radius < 1.0 { 1.0 } else { bloom }, factor, low_radius))
+
+    /// With highlight bloom.
+    pub fn with_bloom(mut self, bloom: f32) -> Self {
+        self.bloom = bloom;
+        self
+    }
+
+    /// With focus falloff at `distance` frame pixels (`None`: none).
+    pub fn with_falloff(mut self, distance: Option<f32>) -> Self {
+        self.falloff = distance;
+        self
+    }
+
+    /// Checks the settings and plans the blur (both backends run the same plan).
+    pub(crate) fn plan(&self) -> Result<BlurPlan> {
+        let (radius, bloom) = (self.radius, self.bloom);
+        if !radius.is_finite() || radius < 0.0 {
+            return Err(Error::InvalidOption(format!("blur radius {radius} must be a finite, non-negative number")));
+        }
+        if !bloom.is_finite() || !(1.0..=MAX_BLOOM).contains(&bloom) {
+            return Err(Error::InvalidOption(format!("highlight bloom {bloom} is outside 1..={MAX_BLOOM}")));
+        }
+        check_falloff(self.falloff, self.kind)?;
+        let (factor, low_radius) = reduction(radius);
+        Ok(BlurPlan {
+            // No bloom without a blur: a highlight that is not spread is not brightened either.
+            bloom: if radius < 1.0 { 1.0 } else { bloom },
+            factor,
+            low_radius,
+            low_falloff: self.falloff.map(|d| d / factor as f32),
+        })
+    }
+}
+
+/// A checked blur, as both backends run it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BlurPlan {
+    /// The bloom to apply.
+    pub(crate) bloom: f32,
+    /// The reduction factor.
+    pub(crate) factor: usize,
+    /// The radius at the reduced resolution.
+    pub(crate) low_radius: f32,
+    /// The falloff distance at the reduced resolution.
+    pub(crate) low_falloff: Option<f32>,
 }
 
 /// Focus falloff needs a distance (finite, positive, in frame pixels) and an aperture.
@@ -577,14 +601,15 @@ pub(crate) fn check_falloff(falloff: Option<f32>, kind: BlurKind) -> Result<()> 
 /// A pixel's weight in the background blur: `1 − m`, or `(1 − m)⁸` for the background-only
 /// estimate; never below [`PERSON_WEIGHT`]. (The GPU computes the same products.)
 #[inline(always)]
-pub(crate) fn background_weight(m: f32, background_only: bool) -> f32 {
+pub(crate) fn background_weight(m: f32, weights: BlurWeights) -> f32 {
     let w = 1.0 - m;
-    let w = if background_only {
-        let w2 = w * w;
-        let w4 = w2 * w2;
-        w4 * w4
-    } else {
-        w
+    let w = match weights {
+        BlurWeights::BackgroundOnly => {
+            let w2 = w * w;
+            let w4 = w2 * w2;
+            w4 * w4
+        }
+        BlurWeights::Background => w,
     };
     w.max(PERSON_WEIGHT)
 }

@@ -43,7 +43,7 @@ fn upsampled(bg: &BlurredBackground, w: u32, h: u32) -> Vec<[f32; 3]> {
 
 fn fast(frame: &Frame, mask: &Mask, kind: BlurKind, radius: f32) -> Vec<[f32; 3]> {
     let mut bg = BlurredBackground::default();
-    bg.compute(frame.as_ref(), mask, kind, radius).expect("sizes match");
+    bg.compute(frame.as_ref(), mask, &BlurParams::new(kind, radius)).expect("sizes match");
     upsampled(&bg, frame.width(), frame.height())
 }
 
@@ -196,9 +196,9 @@ fn person_colour_does_not_bleed_into_the_background() {
 fn mismatched_mask_or_bad_radius_is_an_error() {
     let frame = test_picture(16, 8);
     let mut bg = BlurredBackground::new();
-    assert!(bg.compute(frame.as_ref(), &Mask::new(8, 16), BlurKind::Disc, 2.0).is_err());
-    assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), BlurKind::Disc, f32::NAN).is_err());
-    assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), BlurKind::Disc, -1.0).is_err());
+    assert!(bg.compute(frame.as_ref(), &Mask::new(8, 16), &BlurParams::new(BlurKind::Disc, 2.0)).is_err());
+    assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), &BlurParams::new(BlurKind::Disc, f32::NAN)).is_err());
+    assert!(bg.compute(frame.as_ref(), &Mask::new(16, 8), &BlurParams::new(BlurKind::Disc, -1.0)).is_err());
 }
 
 #[test]
@@ -247,9 +247,9 @@ fn focus_falloff_keeps_lights_near_the_person_small() {
     };
     let radius = 20.0;
     let mut bg = BlurredBackground::default();
-    bg.compute_with_bloom(frame.as_ref(), &mask, BlurKind::Disc, radius, 1.0).expect("blur");
+    bg.compute(frame.as_ref(), &mask, &BlurParams::new(BlurKind::Disc, radius)).expect("blur");
     let plain = upsampled(&bg, w, h);
-    bg.compute_with_falloff(frame.as_ref(), &mask, BlurKind::Disc, radius, 1.0, 60.0).expect("blur");
+    bg.compute(frame.as_ref(), &mask, &BlurParams::new(BlurKind::Disc, radius).with_falloff(Some(60.0))).expect("blur");
     let falloff = upsampled(&bg, w, h);
     let (near_plain, far_plain) = (spread(&plain, 46), spread(&plain, 140));
     let (near, far) = (spread(&falloff, 46), spread(&falloff, 140));
@@ -259,7 +259,7 @@ fn focus_falloff_keeps_lights_near_the_person_small() {
     assert!(near <= 6, "next to the person the light stays small: {near}");
     // A Gaussian has no aperture to grow, and the distance must make sense.
     for (kind, d) in [(BlurKind::Gaussian, 60.0), (BlurKind::Disc, 0.0), (BlurKind::Disc, f32::NAN)] {
-        let r = bg.compute_with_falloff(frame.as_ref(), &mask, kind, radius, 1.0, d);
+        let r = bg.compute(frame.as_ref(), &mask, &BlurParams::new(kind, radius).with_falloff(Some(d)));
         assert!(matches!(r, Err(Error::InvalidOption(_))), "{kind:?} {d}");
     }
 }

@@ -33,7 +33,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::blur::{gaussian_kernel, BlurKind};
+use crate::blur::{gaussian_kernel, BlurKind, BlurParams, BlurWeights};
 use crate::color::{decode_lut, encode_lut};
 use crate::error::{Error, Result};
 use crate::frame::{FrameMut, FrameRef, PixelFormat};
@@ -945,37 +945,15 @@ impl GpuPixels {
         })
     }
 
-    /// The blur stage: the uploaded frame's background (weighted by the upsampled mask) with a
-    /// kernel of `radius` frame pixels, at the reduced resolution the CPU would use.
-    pub fn blur(&mut self, kind: BlurKind, radius: f32, bloom: f32) -> Result<()> {
-        self.blur_weighted(kind, radius, bloom, None, false)
-    }
-
-    /// [`GpuPixels::blur`] with focus falloff: the aperture grows from nothing at the person to
-    /// `radius` at `falloff` frame pixels from it (the CPU's
-    /// [`crate::BlurredBackground::compute_with_falloff`]). Disc and hexagon only.
-    pub fn blur_with_falloff(&mut self, kind: BlurKind, radius: f32, bloom: f32, falloff: f32) -> Result<()> {
-        self.blur_weighted(kind, radius, bloom, Some(falloff), false)
-    }
-
-    /// The old background's estimate for decontamination (the CPU's
-    /// `BlurredBackground::compute_background_only`) into the blurred buffer.
-    pub fn blur_background_only(&mut self, radius: f32) -> Result<()> {
-        self.blur_weighted(BlurKind::Disc, radius, 1.0, None, true)
-    }
-
-    fn blur_weighted(
-        &mut self,
-        kind: BlurKind,
-        radius: f32,
-        bloom: f32,
-        falloff: Option<f32>,
-        background_only: bool,
-    ) -> Result<()> {
+    /// The blur stage: the uploaded frame's background (weighted by the upsampled mask as
+    /// [`BlurParams::weights`] says) as `params` say, at the reduced resolution the CPU uses
+    /// ([`crate::BlurredBackground::compute`] is its twin).
+    pub fn blur(&mut self, params: &BlurParams) -> Result<()> {
         let f = self.shape()?;
-        let (bloom, factor, low_radius) = crate::blur::blur_plan(kind, radius, bloom, falloff)?;
+        let plan = params.plan()?;
+        let (kind, bloom, factor, low_radius, falloff) =
+            (params.kind, plan.bloom, plan.factor, plan.low_radius, plan.low_falloff);
         let (lw, lh) = (f.width.div_ceil(factor as u32), f.height.div_ceil(factor as u32));
-        let falloff = falloff.map(|d| d / factor as f32);
         // The aperture or Gaussian tables go up only when they change (not every frame).
         let key = (kind, low_radius.to_bits(), falloff.unwrap_or(0.0).to_bits());
         if self.shape_key != Some(key) {
@@ -1008,7 +986,7 @@ impl GpuPixels {
             BlurKind::Disc | BlurKind::Hexagon => self.apertures.levels.len(),
             BlurKind::Gaussian => self.kernel.len(),
         };
-        // `blur_plan` refused falloff with a Gaussian.
+        // The plan refused falloff with a Gaussian.
         let with_falloff = falloff.is_some();
         let table_len = if with_falloff { self.apertures.table.len() as u32 } else { 0 };
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
@@ -1024,7 +1002,7 @@ impl GpuPixels {
             lh,
             count as u32,
             bloom.to_bits(),
-            background_only as u32,
+            u32::from(params.weights == BlurWeights::BackgroundOnly),
             with_falloff as u32,
             table_len,
             0,
