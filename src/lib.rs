@@ -34,6 +34,15 @@
 //! 5. **composite** ([`Mode`]): blend, replace, cut out (edge colours decontaminated), or emit
 //!    the mask.
 //!
+//! ## Layout
+//! [`Options`] (`options.rs`) sit below everything. [`Pipeline`] (`pipeline.rs`) decides what
+//! runs — which mask, whether it is smoothed, which blur and composite — in one stage sequence;
+//! the pixel stages run on a backend (`pixels.rs`: the CPU with rayon, or [`gpu`] with wgpu)
+//! through the same calls. The model's side: `segment/` (tract, [`ModelSpec`]), `track.rs`
+//! (video's crop), `detail.rs` (photos' crops), `temporal.rs`. The pixel stages: `refine.rs`,
+//! [`blur`], `composite.rs`, and their WGSL twins in `shaders/`. `ARCHITECTURE.md` in the
+//! repository has the map and the invariants.
+//!
 //! [`Pipeline`] owns one stream's state and scratch buffers and runs them in order; [`Stream`]
 //! overlaps the model's work on the next frame with the pixel stages of the current one (one
 //! frame of latency; camera frames in YUV go in with [`Stream::push_yuv`], and the model can be
@@ -55,6 +64,7 @@ pub mod gpu;
 mod mask;
 mod options;
 mod pipeline;
+mod pixels;
 mod refine;
 mod resample;
 mod segment;

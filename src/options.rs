@@ -292,7 +292,8 @@ impl Options {
     }
 }
 
-/// Wall-clock time of each stage of the last processed frame.
+/// Wall-clock time of each stage of the last processed frame. With the GPU backend the pixel
+/// stages are queued and run in one submission: `composite` includes waiting for all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimings {
     /// Resizing and normalising the frame for the model.

@@ -9,14 +9,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::blur::{BlurParams, BlurredBackground};
+use crate::blur::BlurParams;
 use crate::color::srgb_to_linear_exact;
-use crate::composite;
 use crate::detail::Detail;
 use crate::error::{Dims, Error, Result};
 use crate::frame::{Frame, FrameMut, FrameRef};
 use crate::mask::Mask;
 use crate::options::{Backend, Mode, Options, StageTimings};
+use crate::pixels::{Fitted, Pixels};
 use crate::refine::Refiner;
 use crate::resample::Resampler;
 use crate::segment::{Sampling, Segmenter, SegmenterSession};
@@ -34,18 +34,6 @@ pub(crate) enum MaskSource {
     Caller,
 }
 
-/// Where the full-resolution mask is refined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RefineOn {
-    Cpu,
-    /// The GPU backend refines it after the CPU's mask goes up.
-    #[cfg(feature = "gpu")]
-    Gpu,
-}
-
-/// A replacement background scaled to a frame size, in linear RGB.
-type FittedBackground = ((u32, u32), Vec<[f32; 3]>);
-
 /// One stream's portrait-mode pipeline.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -53,16 +41,19 @@ pub struct Pipeline {
     options: Options,
     /// The model's mask of the last frame, at model resolution.
     low: Mask,
-    /// The mask of the last frame at frame resolution.
-    mask: Mask,
+    /// Where the pixel stages run ([`Pixels`]: CPU or GPU, the same calls).
+    pixels: Pixels,
+    /// The photo path's full-resolution mask, made on the CPU whatever the backend: the detail
+    /// passes and the matting model run the model on crops of it.
+    photo_mask: Mask,
     resampler: Resampler,
-    refiner: Refiner,
+    /// Refines the photo path's mask before the matting model's alpha is combined with it.
+    photo_refiner: Refiner,
     detail: Detail,
     /// The high-quality matting model's session and its last mask, when set.
     matting: Option<(SegmenterSession, Mask, Mask)>,
-    blurred: BlurredBackground,
     /// The replacement background fitted to the last frame size, in linear RGB.
-    fitted: Option<FittedBackground>,
+    fitted: Option<Fitted>,
     /// Running state of the temporal filter.
     temporal: TemporalFilter,
     /// The subject-tracking crop's state (video).
@@ -70,20 +61,10 @@ pub struct Pipeline {
     /// The frame's luma at the temporal filter's mask size (its blink rule).
     luma: Vec<u8>,
     timings: StageTimings,
-    /// The GPU backend's state when the pixel stages run there.
-    #[cfg(feature = "gpu")]
-    gpu: Option<crate::gpu::GpuPixels>,
-    /// What [`Pipeline::backend_description`] prints.
     backend_note: String,
-    /// With the GPU backend, the full-resolution mask stays on the GPU and is read back only when
-    /// asked for: whether `mask` is behind it, and the model's mask of the last frame (upsampled
-    /// instead should the read-back fail).
-    mask_source: Mask,
-    mask_stale: bool,
-    /// This pipeline's preprocessing put the frame on the GPU (a [`crate::Stream`]'s worker
-    /// preprocesses on the CPU, and the frame goes up after inference).
-    #[cfg(feature = "gpu")]
-    frame_uploaded: bool,
+    /// This call's preprocessing already gave the frame to the backend (a [`crate::Stream`]'s
+    /// worker preprocesses on the CPU, and the frame goes up after inference).
+    frame_given: bool,
 }
 
 impl Pipeline {
@@ -102,7 +83,7 @@ impl Pipeline {
         options.validate()?;
         let mut pipeline = Self::cpu(segmenter, options);
         pipeline.backend_note = format!("GPU: {}", gpu.info());
-        pipeline.gpu = Some(crate::gpu::GpuPixels::new(gpu));
+        pipeline.pixels = Pixels::gpu(gpu);
         Ok(pipeline)
     }
 
@@ -111,24 +92,19 @@ impl Pipeline {
             session: segmenter.session(),
             options,
             low: Mask::new(0, 0),
-            mask: Mask::new(0, 0),
+            pixels: Pixels::cpu(),
+            photo_mask: Mask::new(0, 0),
             resampler: Resampler::default(),
-            refiner: Refiner::default(),
+            photo_refiner: Refiner::default(),
             detail: Detail::default(),
             matting: None,
-            blurred: BlurredBackground::default(),
             fitted: None,
             temporal: TemporalFilter::default(),
             tracker: Tracker::new(segmenter),
             luma: Vec::new(),
             timings: StageTimings::default(),
-            #[cfg(feature = "gpu")]
-            gpu: None,
             backend_note: cpu_note(None),
-            mask_source: Mask::new(0, 0),
-            mask_stale: false,
-            #[cfg(feature = "gpu")]
-            frame_uploaded: false,
+            frame_given: false,
         }
     }
 
@@ -136,7 +112,7 @@ impl Pipeline {
     fn choose_backend(&mut self) -> Result<()> {
         #[cfg(feature = "gpu")]
         {
-            self.gpu = None;
+            self.pixels = Pixels::cpu();
             let allow_software = match self.options.backend {
                 Backend::Cpu => {
                     self.backend_note = cpu_note(None);
@@ -148,7 +124,7 @@ impl Pipeline {
             match crate::gpu::GpuContext::shared(allow_software) {
                 Ok(ctx) => {
                     self.backend_note = format!("GPU: {}", ctx.info());
-                    self.gpu = Some(crate::gpu::GpuPixels::new(ctx));
+                    self.pixels = Pixels::gpu(ctx);
                 }
                 Err(Error::Gpu { message, .. }) if self.options.backend == Backend::Auto => {
                     self.backend_note = cpu_note(Some(&message))
@@ -179,10 +155,7 @@ impl Pipeline {
 
     /// True when the pixel stages run on a GPU.
     pub fn uses_gpu(&self) -> bool {
-        #[cfg(feature = "gpu")]
-        return self.gpu.is_some();
-        #[cfg(not(feature = "gpu"))]
-        false
+        self.pixels.is_gpu()
     }
 
     /// The current options.
@@ -239,22 +212,7 @@ impl Pipeline {
     /// The full-resolution mask of the last frame. (With the GPU backend it is read back from
     /// the GPU on the first call after a frame.)
     pub fn mask(&mut self) -> &Mask {
-        if self.mask_stale {
-            self.mask_stale = false;
-            #[cfg(feature = "gpu")]
-            let read = self.gpu.as_mut().is_some_and(|gpu| gpu.read_mask(&mut self.mask).is_ok());
-            #[cfg(not(feature = "gpu"))]
-            let read = false;
-            if !read {
-                // The device is gone: the next best thing is the model's mask, upsampled.
-                let (w, h) = (self.mask.width(), self.mask.height());
-                if self.mask.data().len() != w as usize * h as usize {
-                    self.mask = Mask::new(w, h);
-                }
-                self.mask_source.resize_with(&mut self.mask, &mut self.resampler);
-            }
-        }
-        &self.mask
+        self.pixels.mask()
     }
 
     /// Processes `input` into a new frame of [`Options::output_format`].
@@ -271,11 +229,8 @@ impl Pipeline {
         let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
         let result = self.segment(input, &mut low).and_then(|()| self.finish_model_mask(input, &mut low, output));
         self.low = low;
-        #[cfg(feature = "gpu")]
-        {
-            // Not carried to another call, whatever failed on the way.
-            self.frame_uploaded = false;
-        }
+        // Not carried to another call, whatever failed on the way.
+        self.frame_given = false;
         result
     }
 
@@ -283,19 +238,17 @@ impl Pipeline {
     /// crop in video, see [`Options::tracking`]), with their times recorded.
     fn segment(&mut self, input: FrameRef<'_>, low: &mut Mask) -> Result<()> {
         if let Some(tracking) = self.options.video_tracking() {
-            // The crop is sampled on the CPU (two taps a pixel, a few hundred kB); the GPU backend
+            // The crop is sampled on the CPU (two taps a pixel, a few hundred kB); the backend
             // gets the frame for the pixel stages.
-            #[cfg(feature = "gpu")]
-            if let Some(gpu) = self.gpu.as_mut() {
-                gpu.upload(input)?;
-                self.frame_uploaded = true;
-            }
+            self.pixels.upload(input)?;
+            self.frame_given = true;
             let (preprocess, inference) = self.tracker.segment(&mut self.session, input, &tracking, low)?;
             self.set_segment_timings(preprocess, inference);
             return Ok(());
         }
         let t0 = Instant::now();
-        let (variant, size) = self.preprocess(input)?;
+        let (variant, size) = self.pixels.preprocess(&mut self.session, input)?;
+        self.frame_given = true;
         let t1 = Instant::now();
         self.session.infer_into(variant, size, low)?;
         self.set_segment_timings(t1 - t0, t1.elapsed());
@@ -312,20 +265,6 @@ impl Pipeline {
         self.temporal.blinks()
     }
 
-    /// The preprocess stage, on the GPU when the pixel stages run there (the frame then stays
-    /// uploaded for the stages after inference).
-    fn preprocess(&mut self, input: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = self.gpu.as_mut() {
-            gpu.upload(input)?;
-            self.frame_uploaded = true;
-            return self.session.preprocess_with(input, |size, spec, out| {
-                gpu.preprocess(size, spec.sampling, spec.normalization, spec.layout, out)
-            });
-        }
-        self.session.preprocess(input)
-    }
-
     /// Like [`Pipeline::process_into`], with a mask given by the caller instead of the model
     /// (any size: it is upsampled to the frame). For fixed-mask tests and external segmenters.
     pub fn process_with_mask(&mut self, input: FrameRef<'_>, mask: &Mask, output: &mut FrameMut<'_>) -> Result<()> {
@@ -335,10 +274,7 @@ impl Pipeline {
         }
         self.timings.preprocess = Duration::ZERO;
         self.timings.inference = Duration::ZERO;
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = self.gpu.as_mut() {
-            gpu.upload(input)?;
-        }
+        self.pixels.upload(input)?;
         self.finish(input, mask, output, MaskSource::Caller)
     }
 
@@ -347,11 +283,7 @@ impl Pipeline {
     pub fn reset_temporal(&mut self) {
         self.temporal.reset();
         self.tracker.reset();
-        self.refiner.reset();
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = self.gpu.as_mut() {
-            gpu.reset_refine();
-        }
+        self.pixels.reset_refine();
     }
 
     /// The stages after inference for a mask that came from the model (at model resolution):
@@ -368,12 +300,9 @@ impl Pipeline {
             luma_at(input, low.width(), low.height(), &mut self.luma);
             self.temporal.apply(low, &t, Some(&self.luma));
         }
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = self.gpu.as_mut() {
-            // A Stream's worker preprocessed on the CPU: the frame is not up yet.
-            if !std::mem::take(&mut self.frame_uploaded) {
-                gpu.upload(input)?;
-            }
+        // A Stream's worker preprocessed on the CPU: the backend has not seen the frame yet.
+        if !std::mem::take(&mut self.frame_given) {
+            self.pixels.upload(input)?;
         }
         self.finish(input, low, output, MaskSource::Model)
     }
@@ -390,182 +319,93 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Whether the full-resolution mask is made on the CPU for this frame with the GPU backend:
-    /// when detail passes or the matting model run the model again on the CPU.
-    #[cfg(feature = "gpu")]
-    fn mask_on_cpu(&self, source: MaskSource) -> bool {
-        source == MaskSource::Model && (self.options.detail_passes > 0 || self.matting.is_some())
-    }
-
     /// The temporal rule for the refinement's coefficients: only for a model's video mask (a
     /// matted photo is refined on its own).
     fn refine_temporal(&self, source: MaskSource) -> Option<Temporal> {
         self.options.temporal.filter(|_| source == MaskSource::Model && self.matting.is_none())
     }
 
-    /// The full-resolution mask on the CPU: upsample, detail passes (for a model's mask),
-    /// refinement (when it is done `on` the CPU), and the matting model. Returns the time spent in
-    /// detail passes and matting (model runs).
-    fn full_mask(&mut self, input: FrameRef<'_>, low: &Mask, source: MaskSource, on: RefineOn) -> Result<Duration> {
-        let from_model = source == MaskSource::Model;
+    /// The photo path's full-resolution mask, on the CPU: upsample, detail passes, and with the
+    /// matting model the refinement and the matte. Returns the time spent running models and
+    /// whether the mask is refined.
+    fn photo_mask(&mut self, input: FrameRef<'_>, low: &Mask) -> Result<(Duration, bool)> {
         let (w, h) = (input.width(), input.height());
-        if self.mask.width() != w || self.mask.height() != h {
-            self.mask = Mask::new(w, h);
+        self.photo_mask.reset(w, h);
+        low.resize_with(&mut self.photo_mask, &mut self.resampler);
+        let t = Instant::now();
+        if self.options.detail_passes > 0 {
+            self.detail.run(&mut self.session, input, &mut self.photo_mask, self.options.detail_passes)?;
         }
-        self.mask_stale = false;
-        low.resize_with(&mut self.mask, &mut self.resampler);
-        let mut detail_time = Duration::ZERO;
-        if from_model && self.options.detail_passes > 0 {
-            let t = Instant::now();
-            self.detail.run(&mut self.session, input, &mut self.mask, self.options.detail_passes)?;
-            detail_time = t.elapsed();
+        let Some((session, low, matte)) = self.matting.as_mut() else { return Ok((t.elapsed(), false)) };
+        let mut model_time = t.elapsed();
+        // The matting model's alpha is combined after the refinement.
+        if let Some(settings) = &self.options.refine {
+            self.photo_refiner.apply(input, &mut self.photo_mask, settings, None)?;
         }
-        if let Some(settings) = self.options.refine.filter(|_| on == RefineOn::Cpu) {
-            let temporal = self.refine_temporal(source);
-            self.refiner.apply(input, &mut self.mask, &settings, temporal.as_ref())?;
-        }
-        let matting = self.matting.as_mut().filter(|_| from_model);
-        if let Some((session, low, matte)) = matting {
-            let t = Instant::now();
-            session.segment_into(input, low)?;
-            matte.reset(w, h);
-            low.resize_with(matte, &mut self.resampler);
-            self.detail.combine_matte(&mut self.mask, matte);
-            detail_time += t.elapsed();
-        }
-        Ok(detail_time)
+        let t = Instant::now();
+        session.segment_into(input, low)?;
+        matte.reset(w, h);
+        low.resize_with(matte, &mut self.resampler);
+        self.detail.combine_matte(&mut self.photo_mask, matte);
+        model_time += t.elapsed();
+        Ok((model_time, true))
     }
 
-    /// With decontamination on, estimates the old background around the person into
-    /// `self.blurred` (on the CPU) and returns true.
-    fn old_background(&mut self, input: FrameRef<'_>) -> Result<bool> {
-        if !self.options.decontaminate {
-            return Ok(false);
-        }
-        let radius = Options::decontamination_radius_for(input.width(), input.height());
-        self.blurred.compute(input, &self.mask, &BlurParams::background_only(radius))?;
-        Ok(true)
-    }
-
-    /// Upsample (and refine), blur and composite.
+    /// Upsample (and refine), blur and composite, on the backend.
     fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>, source: MaskSource) -> Result<()> {
         let (w, h) = (input.width(), input.height());
-        #[cfg(feature = "gpu")]
-        if self.gpu.is_some() {
-            return self.finish_on_gpu(input, low, output, source);
-        }
         let t0 = Instant::now();
-        let detail_time = self.full_mask(input, low, source, RefineOn::Cpu)?;
-        self.timings.inference += detail_time;
-        let t1 = Instant::now();
-        let mut t2 = t1;
-        match self.options.mode {
-            Mode::Blur => {
-                self.blurred.compute(input, &self.mask, &self.options.blur_params(w, h))?;
-                t2 = Instant::now();
-                composite::blend_blurred(input, &self.mask, &self.blurred, output);
-            }
-            Mode::Replace => {
-                self.fit_background(w, h)?;
-                let old = self.old_background(input)?;
-                t2 = Instant::now();
-                let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
-                composite::blend_replaced(input, &self.mask, fitted, old.then_some(&self.blurred), output);
-            }
-            Mode::Cutout => {
-                let old = self.old_background(input)?;
-                t2 = Instant::now();
-                composite::cutout(input, &self.mask, old.then_some(&self.blurred), output)
-            }
-            Mode::Mask => composite::write_mask(&self.mask, output),
+        // Detail passes and matting run the model again on crops of the full-resolution mask:
+        // the photo path makes it on the CPU and hands it to the backend.
+        let photo = source == MaskSource::Model && (self.options.detail_passes > 0 || self.matting.is_some());
+        let (model_time, refined) = if photo {
+            let done = self.photo_mask(input, low)?;
+            self.pixels.set_mask(&mut self.photo_mask)?;
+            done
+        } else {
+            self.pixels.upsample(input, low)?;
+            (Duration::ZERO, false)
+        };
+        self.timings.inference += model_time;
+        if let Some(settings) = self.options.refine.filter(|_| !refined) {
+            let temporal = self.refine_temporal(source);
+            self.pixels.refine(input, &settings, temporal.as_ref())?;
         }
+        let t1 = Instant::now();
+        let mode = self.options.mode;
+        match mode {
+            Mode::Blur => self.pixels.blur(input, &self.options.blur_params(w, h))?,
+            Mode::Replace | Mode::Cutout => {
+                if mode == Mode::Replace {
+                    self.fit_background(w, h)?;
+                }
+                if self.options.decontaminate {
+                    let radius = Options::decontamination_radius_for(w, h);
+                    self.pixels.blur(input, &BlurParams::background_only(radius))?;
+                }
+            }
+            Mode::Mask => {}
+        }
+        let t2 = Instant::now();
+        let replacement = self.fitted.as_ref().filter(|_| mode == Mode::Replace);
+        self.pixels.composite(input, mode, replacement, output)?;
         let t3 = Instant::now();
-        self.timings.upsample = (t1 - t0).saturating_sub(detail_time);
+        self.timings.upsample = (t1 - t0).saturating_sub(model_time);
         self.timings.blur = t2 - t1;
         self.timings.composite = t3 - t2;
         Ok(())
     }
 
-    /// Upsample (or upload a mask the CPU made), refine, blur and composite on the GPU (the frame
-    /// is already there), in one submission; their sum is reported as the composite time.
-    #[cfg(feature = "gpu")]
-    fn finish_on_gpu(
-        &mut self,
-        input: FrameRef<'_>,
-        low: &Mask,
-        output: &mut FrameMut<'_>,
-        source: MaskSource,
-    ) -> Result<()> {
-        let (w, h) = (input.width(), input.height());
-        let t0 = Instant::now();
-        let on_cpu = self.mask_on_cpu(source);
-        // The matting model's alpha is combined after refinement, so with it the CPU refines.
-        let refine_on_cpu = on_cpu && self.matting.is_some();
-        let (mut detail_time, mut t_mask) = (Duration::ZERO, t0);
-        if on_cpu {
-            // Detail passes and matting run the model on the CPU; the mask they make goes up in
-            // place of the model's small one.
-            let on = if refine_on_cpu { RefineOn::Cpu } else { RefineOn::Gpu };
-            detail_time = self.full_mask(input, low, source, on)?;
-            self.timings.inference += detail_time;
-            t_mask = Instant::now();
-        }
-        let gpu_refine = self.options.refine.filter(|_| !refine_on_cpu);
-        let refine_temporal = self.refine_temporal(source);
-        let mode = self.options.mode;
-        if mode == Mode::Replace {
-            self.fit_background(w, h)?;
-        }
-        let Some(gpu) = self.gpu.as_mut() else { return Ok(()) };
-        if on_cpu {
-            gpu.set_mask(&self.mask)?;
-        } else {
-            gpu.upsample(low)?;
-        }
-        if let Some(refine) = &gpu_refine {
-            gpu.refine(refine, refine_temporal.as_ref())?;
-        }
-        match mode {
-            Mode::Blur => {
-                gpu.blur(&self.options.blur_params(w, h))?;
-            }
-            Mode::Replace => {
-                let id = self.options.background.as_ref().map_or(0, |b| Arc::as_ptr(b) as usize);
-                let fitted = self.fitted.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
-                gpu.set_replacement(id, fitted)?;
-            }
-            Mode::Cutout | Mode::Mask => {}
-        }
-        let decontaminate = self.options.decontaminate && matches!(mode, Mode::Replace | Mode::Cutout);
-        if decontaminate {
-            gpu.blur(&BlurParams::background_only(Options::decontamination_radius_for(w, h)))?;
-        }
-        gpu.composite_with(mode, decontaminate)?;
-        gpu.download(mode, output)?;
-        // The final mask is on the GPU only (read back if asked for), unless the CPU made it.
-        if !on_cpu || gpu_refine.is_some() {
-            self.mask_source.clone_from(low);
-            if self.mask.width() != w || self.mask.height() != h {
-                self.mask = Mask::new(w, h);
-            }
-            self.mask_stale = true;
-        }
-        self.timings.upsample = (t_mask - t0).saturating_sub(detail_time);
-        self.timings.blur = Duration::ZERO;
-        self.timings.composite = t_mask.elapsed();
-        Ok(())
-    }
-
     /// Fits the replacement background to `w × h` (centre crop) unless already done.
     fn fit_background(&mut self, w: u32, h: u32) -> Result<()> {
-        let stale = self.fitted.as_ref().is_none_or(|(size, _)| *size != (w, h));
+        let stale = self.fitted.as_ref().is_none_or(|f| f.size != (w, h));
         if stale {
             let bg = self
                 .options
                 .background
                 .as_ref()
                 .ok_or_else(|| Error::InvalidOption("replace mode needs a background image".into()))?;
-            self.fitted = Some(((w, h), cover(bg.as_ref().as_ref(), w, h)));
+            self.fitted = Some(Fitted::new((w, h), cover(bg.as_ref().as_ref(), w, h)));
         }
         Ok(())
     }

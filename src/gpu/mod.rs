@@ -594,7 +594,7 @@ pub struct GpuPixels {
     /// Reduced size and factor of the last blur.
     blur_low: Option<(u32, u32, u32)>,
     /// Last uploaded replacement background: which one and for which size.
-    replaced_key: Option<(usize, u32, u32)>,
+    replaced_key: Option<(u64, u32, u32)>,
     scratch: Vec<u8>,
     kernel: Vec<f32>,
     apertures: crate::blur::Apertures,
@@ -1058,7 +1058,7 @@ impl GpuPixels {
 
     /// Uploads a replacement background already fitted to the frame (linear RGB, one per pixel)
     /// unless the same one (by `id`) is there already.
-    pub(crate) fn set_replacement(&mut self, id: usize, fitted: &[[f32; 3]]) -> Result<()> {
+    pub(crate) fn set_replacement(&mut self, id: u64, fitted: &[[f32; 3]]) -> Result<()> {
         let f = self.shape()?;
         if self.replaced_key == Some((id, f.width, f.height)) {
             return Ok(());
