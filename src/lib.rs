@@ -48,7 +48,7 @@
 //! frame of latency; camera frames in YUV go in with [`Stream::push_yuv`], and the model can be
 //! run on every N-th frame or only when the picture moves). Neither allocates per frame in its
 //! own code once warm. Untrusted files go through [`decode_image`] (feature `image`), which
-//! checks sizes before allocating; Y4M video streams through [`Y4mReader`] and [`Y4mWriter`]
+//! checks sizes before allocating; Y4M video streams through `Y4mReader` and `Y4mWriter`
 //! (feature `y4m`).
 
 pub mod blur;

@@ -41,7 +41,7 @@ use crate::frame::FrameRef;
 use crate::mask::Mask;
 use crate::temporal::Temporal;
 
-/// Edge-aware refinement settings (see the [module docs](self)).
+/// Edge-aware refinement settings (the method and its measurements: the docs of `src/refine.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct Refine {
