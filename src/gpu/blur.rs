@@ -49,26 +49,24 @@ impl GpuPixels {
         let with_falloff = falloff.is_some();
         let table_len = if with_falloff { self.apertures.table.len() as u32 } else { 0 };
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
-        let params = words(&[
-            f.width,
-            f.height,
-            f.format.bytes_per_pixel() as u32,
-            r,
-            g,
-            b,
-            factor as u32,
+        let shader_params = BlurShaderParams {
+            fw: f.width,
+            fh: f.height,
+            bpp: f.format.bytes_per_pixel() as u32,
+            off_r: r,
+            off_g: g,
+            off_b: b,
+            factor: factor as u32,
             lw,
             lh,
-            count as u32,
-            bloom.to_bits(),
-            u32::from(params.weights == BlurWeights::BackgroundOnly),
-            with_falloff as u32,
+            count: count as u32,
+            bloom,
+            background_only: u32::from(params.weights == BlurWeights::BackgroundOnly),
+            falloff: u32::from(with_falloff),
             table_len,
-            0,
-            0,
-        ]);
-        self.ensure(|b| &mut b.blur_params, params.len() as u64);
-        self.ctx.queue.write_buffer(self.bufs.blur_params.get()?, 0, &params);
+            ..Default::default()
+        };
+        self.write_params(|b| &mut b.blur_params, &shader_params)?;
         let texels = lw as u64 * lh as u64 * 16;
         self.ensure(|b| &mut b.low, texels);
         self.ensure(|b| &mut b.tmp, texels);

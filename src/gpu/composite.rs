@@ -34,11 +34,25 @@ impl GpuPixels {
         let ch = channel_map(f.format);
         let (lw, lh, factor) = self.blur_low.unwrap_or((1, 1, 1));
         let alpha = f.format.alpha_offset().map_or(NO_ALPHA, |a| a as u32);
-        let decon = decontaminate as u32;
-        let params =
-            words(&[f.width, f.height, bpp, ch[0], ch[1], ch[2], ch[3], r, g, b, alpha, lw, lh, factor, decon, 0]);
-        self.ensure(|b| &mut b.comp_params, params.len() as u64);
-        self.ctx.queue.write_buffer(self.bufs.comp_params.get()?, 0, &params);
+        let params = CompositeParams {
+            w: f.width,
+            h: f.height,
+            bpp,
+            ch0: ch[0],
+            ch1: ch[1],
+            ch2: ch[2],
+            ch3: ch[3],
+            off_r: r,
+            off_g: g,
+            off_b: b,
+            off_a: alpha,
+            lw,
+            lh,
+            factor,
+            decontaminate: u32::from(decontaminate),
+            pad1: 0,
+        };
+        self.write_params(|b| &mut b.comp_params, &params)?;
         let pixels = f.width as u64 * f.height as u64;
         let out_bytes = pixels * Self::out_bpp(mode, f.format) as u64;
         self.ensure(|b| &mut b.out, out_bytes);

@@ -65,12 +65,14 @@ mod blur;
 mod buffers;
 mod composite;
 mod context;
+mod params;
 mod refine;
 mod resample;
 
 use buffers::*;
 use context::gpu_error;
 pub use context::{GpuApi, GpuContext, GpuInfo};
+use params::{BlurShaderParams, CompositeParams, RefineParams, ResampleParams};
 
 /// One stream's GPU state: buffers, bind groups and cached tables. Use it through
 /// [`crate::Pipeline`] with [`crate::Backend::Gpu`], or directly to drive or time single stages
@@ -138,6 +140,14 @@ impl GpuPixels {
         if pick(&mut self.bufs).ensure(&self.ctx.device, size) {
             self.groups = Groups::default();
         }
+    }
+
+    /// Writes a shader's uniform parameters into the buffer `pick` chooses (grown to fit).
+    fn write_params<P: bytemuck::Pod>(&mut self, pick: impl Fn(&mut Buffers) -> &mut Slot, params: &P) -> Result<()> {
+        let bytes = bytemuck::bytes_of(params);
+        self.ensure(&pick, bytes.len() as u64);
+        self.ctx.queue.write_buffer(pick(&mut self.bufs).get()?, 0, bytes);
+        Ok(())
     }
 
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {

@@ -32,35 +32,30 @@ impl GpuPixels {
         let (min_weight, inv_full) = temporal.map_or((1.0, 1.0), |t| (t.min_weight, 1.0 / t.full_change));
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
         let flags = u32::from(guided.is_some()) | u32::from(ramp) << 1;
-        let params = |groups: u32| {
-            words(&[
-                f.width,
-                f.height,
-                f.format.bytes_per_pixel() as u32,
-                r,
-                g,
-                b,
-                factor,
-                lw,
-                lh,
-                radius,
-                groups,
-                mode,
-                refine.eps.to_bits(),
-                refine.threshold.to_bits(),
-                (1.0 / refine.feather).to_bits(),
-                flags,
-                min_weight.to_bits(),
-                inv_full.to_bits(),
-                0,
-                0,
-            ])
+        let params = |groups: u32| RefineParams {
+            fw: f.width,
+            fh: f.height,
+            bpp: f.format.bytes_per_pixel() as u32,
+            off_r: r,
+            off_g: g,
+            off_b: b,
+            factor,
+            lw,
+            lh,
+            radius,
+            groups,
+            temporal: mode,
+            eps: refine.eps,
+            threshold: refine.threshold,
+            inv_feather: 1.0 / refine.feather,
+            flags,
+            min_weight,
+            inv_full,
+            ..Default::default()
         };
         let (stats_params, coef_params) = (params(4), params(1));
-        self.ensure(|b| &mut b.refine_params, stats_params.len() as u64);
-        self.ensure(|b| &mut b.refine_coef_params, coef_params.len() as u64);
-        self.ctx.queue.write_buffer(self.bufs.refine_params.get()?, 0, &stats_params);
-        self.ctx.queue.write_buffer(self.bufs.refine_coef_params.get()?, 0, &coef_params);
+        self.write_params(|b| &mut b.refine_params, &stats_params)?;
+        self.write_params(|b| &mut b.refine_coef_params, &coef_params)?;
         let cells = lw as u64 * lh as u64;
         self.ensure(|b| &mut b.refine_partial, lw as u64 * f.height as u64 * 16);
         self.ensure(|b| &mut b.refine_stats, cells * 64);

@@ -40,14 +40,23 @@ impl GpuPixels {
         let [r, g, b] = f.format.rgb_offsets().map(|o| o as u32);
         let nchw = u32::from(layout == Layout::Nchw);
         let bpp = f.format.bytes_per_pixel() as u32;
-        let mut params = words(&[f.width, f.height, mw, mh, taps.0, taps.1, bpp, nchw, r, g, b, 0]);
-        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * normalization.std[c]));
-        let offset: [f32; 3] = std::array::from_fn(|c| -normalization.mean[c] / normalization.std[c]);
-        for v in scale.iter().chain([&0.0]).chain(&offset).chain([&0.0]) {
-            params.extend_from_slice(&v.to_le_bytes());
-        }
-        self.ensure(|b| &mut b.model_params, params.len() as u64);
-        self.ctx.queue.write_buffer(self.bufs.model_params.get()?, 0, &params);
+        let params = ResampleParams {
+            src_w: f.width,
+            src_h: f.height,
+            dst_w: mw,
+            dst_h: mh,
+            taps_x: taps.0,
+            taps_y: taps.1,
+            bpp,
+            nchw,
+            off_r: r,
+            off_g: g,
+            off_b: b,
+            scale: std::array::from_fn(|c| if c < 3 { 1.0 / (255.0 * normalization.std[c]) } else { 0.0 }),
+            offset: std::array::from_fn(|c| if c < 3 { -normalization.mean[c] / normalization.std[c] } else { 0.0 }),
+            ..Default::default()
+        };
+        self.write_params(|b| &mut b.model_params, &params)?;
         if self.groups.frame_to_model.is_none() {
             let b = &self.bufs;
             let entries = [(0, &b.model_params), (1, &b.model_taps), (2, &b.frame), (3, &b.model_in)];
@@ -81,11 +90,16 @@ impl GpuPixels {
             let table = taps_table(&wx, &wy);
             self.ensure(|b| &mut b.mask_taps, table.len() as u64);
             self.ctx.queue.write_buffer(self.bufs.mask_taps.get()?, 0, &table);
-            let mut params =
-                words(&[src.0, src.1, f.width, f.height, wx.taps as u32, wy.taps as u32, 0, 0, 0, 0, 0, 0]);
-            params.resize(80, 0);
-            self.ensure(|b| &mut b.mask_params, params.len() as u64);
-            self.ctx.queue.write_buffer(self.bufs.mask_params.get()?, 0, &params);
+            let params = ResampleParams {
+                src_w: src.0,
+                src_h: src.1,
+                dst_w: f.width,
+                dst_h: f.height,
+                taps_x: wx.taps as u32,
+                taps_y: wy.taps as u32,
+                ..Default::default()
+            };
+            self.write_params(|b| &mut b.mask_params, &params)?;
             self.ensure(|b| &mut b.mask, f.width as u64 * f.height as u64 * 4);
             self.mask_key = Some((src, (f.width, f.height)));
         }
