@@ -51,6 +51,8 @@
 //! checks sizes before allocating; Y4M video streams through `Y4mReader` and `Y4mWriter`
 //! (feature `y4m`).
 
+#[cfg(feature = "clap")]
+pub mod args;
 pub mod blur;
 mod color;
 mod composite;

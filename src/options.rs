@@ -18,32 +18,44 @@ use crate::track::Tracking;
 
 /// What the pipeline produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Mode {
     /// The person sharp over their blurred background (portrait mode). Same format as the input.
     #[default]
+    #[cfg_attr(feature = "clap", value(help = "The person sharp, the background blurred (portrait mode)"))]
     Blur,
     /// The person over [`Options::background`], scaled to cover the frame. Same format as the
     /// input.
+    #[cfg_attr(feature = "clap", value(help = "The person over a new background"))]
     Replace,
     /// The person alone: RGBA with the mask as alpha.
+    #[cfg_attr(feature = "clap", value(help = "The person alone, with transparency"))]
     Cutout,
     /// The soft mask itself as 8-bit grey (255 = person).
+    #[cfg_attr(feature = "clap", value(help = "The person mask as a grey image (white = person)"))]
     Mask,
 }
 
 /// Where the pixel stages run. Inference always runs in tract on the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Backend {
     /// rayon on the CPU cores.
     #[default]
+    #[cfg_attr(feature = "clap", value(help = "rayon on the CPU cores"))]
     Cpu,
     /// WGSL compute shaders on a GPU through wgpu (feature `gpu`). Any adapter, software
     /// rasterisers included; no adapter is an error ([`Error::Gpu`]), never a silent fallback.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "wgpu compute shaders (Vulkan, Metal, DX12 or GL); an error if no adapter is found")
+    )]
     Gpu,
     /// A hardware GPU when there is one, else the CPU ([`crate::Pipeline::backend_description`] says
     /// which and why).
+    #[cfg_attr(feature = "clap", value(help = "A hardware GPU if there is one, else the CPU"))]
     Auto,
 }
 

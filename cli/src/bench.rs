@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use image::imageops::FilterType;
 
-use bokeh::{Frame, Options, Pipeline, PixelFormat, Segmenter, Stream};
-
-use crate::CliBlur;
+use bokeh::args::parse_size;
+use bokeh::{Backend, BlurKind, Frame, Options, Pipeline, PixelFormat, Segmenter, Stream};
 
 /// The bundled sample photo, used when no `--input` is given.
 const SAMPLE: &[u8] = include_bytes!("../../examples/data/grace_hopper.jpg");
@@ -40,8 +39,8 @@ pub(crate) struct BenchArgs {
     strength: f32,
 
     /// Blur kernel.
-    #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
-    blur: CliBlur,
+    #[arg(long, value_enum, default_value_t = BlurKind::Disc)]
+    blur: BlurKind,
 
     /// Time the pipelined stream (inference of frame N+1 overlapped with the pixel stages of
     /// frame N, one frame of latency) instead of the sequential pipeline. Measure the two
@@ -50,8 +49,8 @@ pub(crate) struct BenchArgs {
     pipelined: bool,
 
     /// Where the pixel stages run.
-    #[arg(long, value_enum, default_value_t = crate::CliBackend::Auto)]
-    backend: crate::CliBackend,
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
 
     /// Without the edge-aware refinement (its cost is in the upsample stage).
     #[arg(long)]
@@ -62,15 +61,6 @@ pub(crate) struct BenchArgs {
     /// played in a loop jumps back at its end like a scene cut).
     #[arg(long)]
     video: bool,
-}
-
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s}: expected WxH, e.g. 1280x720"))?;
-    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|&n| (1..=16384).contains(&n));
-    match (parse(w), parse(h)) {
-        (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err(format!("{s}: width and height must be 1..=16384")),
-    }
 }
 
 /// Loads the source images and resizes them to the benchmark size.
@@ -111,11 +101,11 @@ fn median(mut v: Vec<Duration>) -> f64 {
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let frames = frames(args)?;
-    let blur = crate::blur_kind(args.blur);
+    let blur = args.blur;
     let options = Options::default()
         .with_strength(args.strength)
         .with_blur(blur)
-        .with_backend(crate::backend(args.backend))
+        .with_backend(args.backend)
         .with_refine((!args.no_refine).then(bokeh::Refine::default))
         .with_temporal(args.video.then(bokeh::Temporal::default));
     let segmenter = Segmenter::new()?;

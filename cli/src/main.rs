@@ -102,8 +102,8 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 struct Look {
     /// What to produce.
-    #[arg(short, long, value_enum, default_value_t = CliMode::Blur)]
-    mode: CliMode,
+    #[arg(short, long, value_enum, default_value_t = Mode::Blur)]
+    mode: Mode,
 
     /// New background image for --mode replace (scaled to cover the photo).
     #[arg(long, value_name = "IMAGE")]
@@ -119,8 +119,8 @@ struct Look {
     f_number: Option<f32>,
 
     /// Blur kernel: the lens's aperture (a disc or six blades) or a softer Gaussian.
-    #[arg(long, value_enum, default_value_t = CliBlur::Disc)]
-    blur: CliBlur,
+    #[arg(long, value_enum, default_value_t = BlurKind::Disc)]
+    blur: BlurKind,
 
     /// Highlight bloom: how many times brighter than white a clipped highlight counts before
     /// blurring, so lights become bright discs (1 = off, up to 64).
@@ -181,8 +181,8 @@ struct Look {
 
     /// Where the pixel stages run (the model always runs on the CPU): auto takes a hardware
     /// GPU when there is one (-v says which), gpu insists on one (software adapters included).
-    #[arg(long, value_enum, default_value_t = CliBackend::Auto)]
-    backend: CliBackend,
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,24 +191,6 @@ enum CliQuality {
     Standard,
     /// Adds the MODNet matting model (photos only).
     High,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CliBackend {
-    /// rayon on the CPU cores.
-    Cpu,
-    /// wgpu compute shaders (Vulkan, Metal, DX12 or GL); an error if no adapter is found.
-    Gpu,
-    /// A hardware GPU if there is one, else the CPU.
-    Auto,
-}
-
-fn backend(b: CliBackend) -> Backend {
-    match b {
-        CliBackend::Cpu => Backend::Cpu,
-        CliBackend::Gpu => Backend::Gpu,
-        CliBackend::Auto => Backend::Auto,
-    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -220,56 +202,41 @@ enum Command {
     Video(video::VideoArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CliMode {
-    /// The person sharp, the background blurred (portrait mode).
-    Blur,
-    /// The person over --background.
-    Replace,
-    /// The person alone, with transparency (png/webp).
-    Cutout,
-    /// The person mask as a grey image (white = person).
-    Mask,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CliBlur {
-    /// Circular aperture: highlights become discs.
-    Disc,
-    /// Six-blade aperture: highlights become hexagons.
-    Hexagon,
-    /// Gaussian: smooth, no highlight shapes.
-    Gaussian,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _runtime_dir = quiet_mesa();
-    if let Some(Command::Bench(args)) = &cli.command {
-        return match threads(&cli).and_then(|_| bench::run(args)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("bokeh: {}", one_line(&err));
-                ExitCode::from(2)
-            }
-        };
-    }
-    if let Some(Command::Video(args)) = &cli.command {
-        return match threads(&cli).and_then(|_| decode_limits(&cli)).and_then(|limits| video::run(args, limits)) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("bokeh: {}", one_line(&err));
-                ExitCode::FAILURE
-            }
-        };
-    }
     match run(&cli) {
-        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::InputsFailed) => ExitCode::from(1),
         Err(err) => {
             eprintln!("bokeh: {}", one_line(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// How a run that did not stop on a usage or setup error (exit code 2) ended.
+enum Outcome {
+    /// Every input done: exit code 0.
+    Done,
+    /// Some inputs (photos) or the video failed, each reported as it happened: exit code 1.
+    InputsFailed,
+}
+
+/// The command `cli` asks for.
+fn run(cli: &Cli) -> Result<Outcome> {
+    threads(cli)?;
+    match &cli.command {
+        Some(Command::Bench(args)) => bench::run(args).map(|()| Outcome::Done),
+        Some(Command::Video(args)) => match video::run(args, decode_limits(cli)?) {
+            Ok(_) => Ok(Outcome::Done),
+            Err(err) => {
+                // A video that fails part-way is a failed input, as a photo is.
+                eprintln!("bokeh: {}", one_line(&err));
+                Ok(Outcome::InputsFailed)
+            }
+        },
+        None => photos(cli),
     }
 }
 
@@ -303,27 +270,17 @@ fn one_line(err: &anyhow::Error) -> String {
     out
 }
 
-/// Counts of a finished batch.
-struct Summary {
-    failed: usize,
-}
-
 /// The options `cli` asks for; `photo` picks the photo defaults (detail passes) over video's.
 fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Options> {
-    let mode = match cli.mode {
-        CliMode::Blur => Mode::Blur,
-        CliMode::Replace => Mode::Replace,
-        CliMode::Cutout => Mode::Cutout,
-        CliMode::Mask => Mode::Mask,
-    };
-    let blur = blur_kind(cli.blur);
+    let mode = cli.mode;
+    let blur = cli.blur;
     let mut options = Options::default()
         .with_mode(mode)
         .with_blur(blur)
         .with_strength(cli.strength)
         .with_bloom(cli.bloom)
         .with_focus_falloff(cli.falloff)
-        .with_backend(backend(cli.backend))
+        .with_backend(cli.backend)
         .with_decontaminate(!cli.no_decontaminate)
         .with_detail_passes(cli.detail.unwrap_or(if photo { Options::PHOTO_DETAIL_PASSES } else { 0 }))
         .with_refine((!cli.no_refine).then(|| {
@@ -351,14 +308,6 @@ fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Optio
     }
     options.validate()?;
     Ok(options)
-}
-
-fn blur_kind(blur: CliBlur) -> BlurKind {
-    match blur {
-        CliBlur::Disc => BlurKind::Disc,
-        CliBlur::Gaussian => BlurKind::Gaussian,
-        CliBlur::Hexagon => BlurKind::Hexagon,
-    }
 }
 
 /// Sizes rayon's global pool from `--threads`.
@@ -390,8 +339,8 @@ fn segmenter(cli: &Look) -> Result<Segmenter> {
     }
 }
 
-fn run(cli: &Cli) -> Result<Summary> {
-    threads(cli)?;
+/// Portrait mode for the photos `cli` names.
+fn photos(cli: &Cli) -> Result<Outcome> {
     let options = options(&cli.look, decode_limits(cli)?, true)?;
     let plan = jobs::plan(cli, &options)?;
     let segmenter = segmenter(&cli.look)?;
@@ -472,5 +421,5 @@ fn run(cli: &Cli) -> Result<Summary> {
     if failed > 0 || done > 1 {
         eprintln!("bokeh: {done} written, {failed} failed");
     }
-    Ok(Summary { failed })
+    Ok(if failed == 0 { Outcome::Done } else { Outcome::InputsFailed })
 }

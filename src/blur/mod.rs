@@ -61,15 +61,19 @@ const MAX_LOW_RADIUS: f32 = 12.0;
 
 /// The shape of the blur kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum BlurKind {
     /// A circular aperture: out-of-focus highlights become flat discs (the lens look).
     #[default]
+    #[cfg_attr(feature = "clap", value(help = "Circular aperture: highlights become discs"))]
     Disc,
     /// A Gaussian with σ = radius / 2: softer, no visible highlight shapes.
+    #[cfg_attr(feature = "clap", value(help = "Gaussian: smooth, no highlight shapes"))]
     Gaussian,
     /// A six-blade aperture: highlights become hexagons (flat top and bottom, corners left and
     /// right), as with many stopped-down lenses.
+    #[cfg_attr(feature = "clap", value(help = "Six-blade aperture: highlights become hexagons"))]
     Hexagon,
 }
 

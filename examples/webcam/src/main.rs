@@ -17,8 +17,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use bokeh::args::parse_size;
 use bokeh::{Backend, BlurKind, Frame, Mode, Options, Segmenter, Stream, Temporal, Y4mWriter};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::source::Source;
 use crate::view::{Key, View};
@@ -76,8 +77,8 @@ struct Args {
     frames: Option<u64>,
 
     /// What to show.
-    #[arg(short, long, value_enum, default_value_t = CliMode::Blur)]
-    mode: CliMode,
+    #[arg(short, long, value_enum, default_value_t = Mode::Blur)]
+    mode: Mode,
 
     /// Blur radius as a fraction of the frame's diagonal (0 to 0.25).
     #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH)]
@@ -92,8 +93,8 @@ struct Args {
     background: Option<std::path::PathBuf>,
 
     /// Where the pixel stages run.
-    #[arg(long, value_enum, default_value_t = CliBackend::Auto)]
-    backend: CliBackend,
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
 
     /// Run the model on every N-th frame only (the frames between reuse the newest mask).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -111,29 +112,6 @@ struct Args {
     /// Turn the subject-tracking crop off: the model always sees the whole frame.
     #[arg(long)]
     no_track: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CliMode {
-    Blur,
-    Replace,
-    Cutout,
-    Mask,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CliBackend {
-    Cpu,
-    Gpu,
-    Auto,
-}
-
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s}: expected WxH, e.g. 1280x720"))?;
-    match (w.trim().parse::<u32>(), h.trim().parse::<u32>()) {
-        (Ok(w), Ok(h)) if (1..=16384).contains(&w) && (1..=16384).contains(&h) => Ok((w, h)),
-        _ => Err(format!("{s}: width and height must be 1..=16384")),
-    }
 }
 
 fn main() -> ExitCode {
@@ -167,22 +145,11 @@ struct Totals {
 }
 
 fn options(args: &Args) -> Result<Options> {
-    let mode = match args.mode {
-        CliMode::Blur => Mode::Blur,
-        CliMode::Replace => Mode::Replace,
-        CliMode::Cutout => Mode::Cutout,
-        CliMode::Mask => Mode::Mask,
-    };
-    let backend = match args.backend {
-        CliBackend::Cpu => Backend::Cpu,
-        CliBackend::Gpu => Backend::Gpu,
-        CliBackend::Auto => Backend::Auto,
-    };
     let mut options = Options::default()
-        .with_mode(mode)
+        .with_mode(args.mode)
         .with_strength(args.strength)
         .with_blur(if args.gaussian { BlurKind::Gaussian } else { BlurKind::Disc })
-        .with_backend(backend)
+        .with_backend(args.backend)
         .with_temporal((!args.no_smooth).then(Temporal::default))
         .with_tracking((!args.no_track).then(bokeh::Tracking::default));
     if let Some(path) = &args.background {
