@@ -15,8 +15,8 @@ fn inference(c: &mut Criterion) {
     g.sample_size(30);
     for (name, segmenter) in [("nchw_embedded", &embedded), ("plain_nhwc", &plain)] {
         let mut session = segmenter.session();
-        let (variant, size) = session.preprocess(frame.as_ref()).expect("preprocess");
-        g.bench_function(name, |b| b.iter(|| session.infer(variant, size).expect("infer")));
+        let prepared = session.preprocess(frame.as_ref()).expect("preprocess");
+        g.bench_function(name, |b| b.iter(|| session.infer(prepared).expect("infer")));
     }
     g.finish();
 }

@@ -87,7 +87,7 @@ pub use options::{Backend, Mode, Options, StageTimings};
 pub use pipeline::Pipeline;
 pub use refine::{Refine, Refiner};
 pub use segment::{
-    InputSize, Layout, ModelSpec, Normalization, OutputKind, Sampling, Segmenter, SegmenterSession,
+    InputSize, Layout, ModelSpec, Normalization, OutputKind, Prepared, Sampling, Segmenter, SegmenterSession,
     SELFIE_LANDSCAPE_ONNX, SELFIE_SQUARE_ONNX,
 };
 pub use stream::Stream;

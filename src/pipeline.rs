@@ -247,10 +247,10 @@ impl Pipeline {
             return Ok(());
         }
         let t0 = Instant::now();
-        let (variant, size) = self.pixels.preprocess(&mut self.session, input)?;
+        let prepared = self.pixels.preprocess(&mut self.session, input)?;
         self.frame_given = true;
         let t1 = Instant::now();
-        self.session.infer_into(variant, size, low)?;
+        self.session.infer_into(prepared, low)?;
         self.set_segment_timings(t1 - t0, t1.elapsed());
         Ok(())
     }

@@ -35,7 +35,7 @@ use crate::mask::Mask;
 use crate::options::Mode;
 use crate::refine::{Refine, Refiner};
 use crate::resample::Resampler;
-use crate::segment::SegmenterSession;
+use crate::segment::{Prepared, SegmenterSession};
 use crate::temporal::Temporal;
 
 /// A replacement background scaled to a frame size, in linear RGB, with a version that changes
@@ -128,12 +128,8 @@ impl Pixels {
     }
 
     /// Uploads `input` and samples it for `session`'s model (see
-    /// [`SegmenterSession::preprocess`]); returns the variant and input size.
-    pub(crate) fn preprocess(
-        &mut self,
-        session: &mut SegmenterSession,
-        input: FrameRef<'_>,
-    ) -> Result<(usize, (u32, u32))> {
+    /// [`SegmenterSession::preprocess`]).
+    pub(crate) fn preprocess(&mut self, session: &mut SegmenterSession, input: FrameRef<'_>) -> Result<Prepared> {
         match self {
             Pixels::Cpu(_) => session.preprocess(input),
             #[cfg(feature = "gpu")]

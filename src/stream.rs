@@ -146,9 +146,9 @@ impl Stream {
                                 .map(|times| work.segment_time = times),
                             None => {
                                 let t0 = Instant::now();
-                                session.preprocess(work.frame.as_ref()).and_then(|(variant, size)| {
+                                session.preprocess(work.frame.as_ref()).and_then(|prepared| {
                                     let t1 = Instant::now();
-                                    let r = session.infer_into(variant, size, &mut work.mask);
+                                    let r = session.infer_into(prepared, &mut work.mask);
                                     work.segment_time = (t1 - t0, t1.elapsed());
                                     r
                                 })

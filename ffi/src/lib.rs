@@ -285,7 +285,12 @@ impl Failure {
             Error::InvalidSpec(_) | Error::InvalidOption(_) => BokehStatus::InvalidArgument,
             Error::Model { .. } => BokehStatus::Model,
             Error::Io { .. } => BokehStatus::Io,
-            _ => BokehStatus::InvalidArgument,
+            // A frame over the pixel limit, or pixels that cannot be decoded: the frame's fault.
+            Error::TooLarge { .. } | Error::Decode(_) => BokehStatus::InvalidFrame,
+            // The C API neither encodes images nor opens a GPU (yet): reaching these is a bug.
+            Error::Encode(_) | Error::Gpu { .. } => BokehStatus::Internal,
+            // A variant added to the library and not mapped here yet.
+            _ => BokehStatus::Internal,
         };
         Failure::new(status, format!("{context}: {err}"))
     }
@@ -381,12 +386,6 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
             ))
         }
     };
-    if !(0.0..=Options::MAX_STRENGTH).contains(&settings.strength) {
-        return Err(Failure::new(
-            BokehStatus::InvalidArgument,
-            format!("settings.strength: {} is outside 0..={}", settings.strength, Options::MAX_STRENGTH),
-        ));
-    }
     if settings.num_threads > 256 {
         return Err(Failure::new(
             BokehStatus::InvalidArgument,
@@ -397,35 +396,30 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
         0 | 1 => Ok(value == 1),
         other => Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.{name}: {other} is not 0 or 1"))),
     };
-    let range = |name: &str, value: f32, lo: f32, hi: f32| {
-        if (lo..=hi).contains(&value) {
-            Ok(value)
-        } else {
-            Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.{name}: {value} is outside {lo}..={hi}")))
-        }
-    };
-    let temporal = switch("temporal", settings.temporal)?.then(bokeh::Temporal::default);
-    let bloom = range("bloom", settings.bloom, 1.0, bokeh::blur::MAX_BLOOM)?;
-    let threshold = range("edge_threshold", settings.edge_threshold, 0.0, 1.0)?;
-    let feather = range("edge_feather", settings.edge_feather, 0.01, 1.0)?;
-    let refine = switch("refine", settings.refine)?.then(|| Refine::default().with_ramp(threshold, feather));
-    let falloff = range("focus_falloff", settings.focus_falloff, 0.0, 1.0)?;
-    if falloff > 0.0 && blur == BlurKind::Gaussian {
+    // The C encoding of "off" is 0: anything else not positive is an error, not "off".
+    let falloff = settings.focus_falloff;
+    if falloff.is_nan() || falloff < 0.0 {
         return Err(Failure::new(
             BokehStatus::InvalidArgument,
-            "settings.focus_falloff: needs BOKEH_BLUR_DISC or BOKEH_BLUR_HEXAGON (a Gaussian has no aperture to grow)",
+            format!("settings.focus_falloff: {falloff} is negative or not a number (0 turns it off)"),
         ));
     }
+    let temporal = switch("temporal", settings.temporal)?.then(bokeh::Temporal::default);
+    let refine = switch("refine", settings.refine)?
+        .then(|| Refine::default().with_ramp(settings.edge_threshold, settings.edge_feather));
     let mut options = Options::default()
         .with_mode(mode)
         .with_blur(blur)
         .with_strength(settings.strength)
         .with_temporal(temporal)
-        .with_bloom(bloom)
+        .with_bloom(settings.bloom)
         .with_refine(refine)
         .with_decontaminate(switch("decontaminate", settings.decontaminate)?)
         .with_focus_falloff((falloff > 0.0).then_some(falloff));
     options.background = previous.and_then(|o| o.background.clone());
+    // The ranges are the library's to check (one source of truth); above are only the C
+    // encodings (enum codes, 0/1 switches, 0 = off, the thread count).
+    options.validate().map_err(|e| Failure::from_error("settings", e))?;
     Ok(options)
 }
 

@@ -431,23 +431,28 @@ fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
     let p = new_processor(None);
     let mut s = BokehSettings::default();
     type Field = fn(&mut BokehSettings);
-    let bad: [(&str, Field); 9] = [
-        ("bloom", |s| s.bloom = 0.5),
-        ("bloom", |s| s.bloom = f32::NAN),
-        ("refine", |s| s.refine = 2),
-        ("edge_threshold", |s| s.edge_threshold = 1.5),
-        ("edge_feather", |s| s.edge_feather = 0.0),
-        ("decontaminate", |s| s.decontaminate = 3),
-        ("blur", |s| s.blur = 3),
-        ("focus_falloff", |s| s.focus_falloff = -0.1),
-        ("focus_falloff", |s| (s.focus_falloff, s.blur) = (0.2, BOKEH_BLUR_GAUSSIAN)),
+    // The C encodings (codes, switches, 0 = off) are the C API's to check and name the field;
+    // the ranges are the library's, whose message names the setting its own way.
+    let bad: [(&str, Field); 10] = [
+        ("settings: invalid option: highlight bloom", |s| s.bloom = 0.5),
+        ("settings: invalid option: highlight bloom", |s| s.bloom = f32::NAN),
+        ("settings.refine", |s| s.refine = 2),
+        ("settings: invalid option: refine threshold", |s| s.edge_threshold = 1.5),
+        ("settings: invalid option: refine feather", |s| s.edge_feather = 0.0),
+        ("settings.decontaminate", |s| s.decontaminate = 3),
+        ("settings.blur", |s| s.blur = 3),
+        ("settings.focus_falloff", |s| s.focus_falloff = -0.1),
+        ("settings: invalid option: focus falloff 1.5", |s| s.focus_falloff = 1.5),
+        ("settings: invalid option: focus falloff needs the disc or hexagon", |s| {
+            (s.focus_falloff, s.blur) = (0.2, BOKEH_BLUR_GAUSSIAN)
+        }),
     ];
-    for (name, set) in bad {
+    for (message, set) in bad {
         let mut wrong = s;
         set(&mut wrong);
         // SAFETY: valid pointers.
-        assert_eq!(unsafe { bokeh_processor_set_settings(p, &wrong) }, BokehStatus::InvalidArgument, "{name}");
-        assert!(last_error().contains(&format!("settings.{name}")), "{name}: {}", last_error());
+        assert_eq!(unsafe { bokeh_processor_set_settings(p, &wrong) }, BokehStatus::InvalidArgument, "{message}");
+        assert!(last_error().contains(message), "{message}: {}", last_error());
     }
     // A caller built against the first header: its struct ends at `temporal`, and whatever lies
     // beyond (here: values that would be refused) is never read; the new fields get defaults.

@@ -208,27 +208,47 @@ impl std::fmt::Debug for SegmenterSession {
     }
 }
 
+/// A model input prepared by [`SegmenterSession::preprocess`]: which model variant it is for and
+/// its size. [`SegmenterSession::infer`] takes it, so the two cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prepared {
+    variant: usize,
+    size: (u32, u32),
+}
+
+impl Prepared {
+    /// The model variant (an index into the segmenter's variants).
+    pub fn variant(&self) -> usize {
+        self.variant
+    }
+
+    /// The model input's width and height.
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+}
+
 impl SegmenterSession {
     /// The segmenter this session runs.
     pub fn segmenter(&self) -> &Segmenter {
         &self.segmenter
     }
 
-    /// Preprocesses `frame` into the model's input tensor (the preprocess stage) and returns
-    /// which variant and input size it is for.
-    pub fn preprocess(&mut self, frame: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
+    /// Preprocesses `frame` into the model's input tensor (the preprocess stage), for
+    /// [`SegmenterSession::infer`].
+    pub fn preprocess(&mut self, frame: FrameRef<'_>) -> Result<Prepared> {
         let variant_index = self.segmenter.pick(frame.width(), frame.height());
         self.preprocess_for(frame, variant_index)
     }
 
     /// [`SegmenterSession::preprocess`] for a crop of people: the first (for the embedded models
     /// the square) variant whatever the crop's shape, as [`SegmenterSession::segment_crop_into`].
-    pub(crate) fn preprocess_crop(&mut self, frame: FrameRef<'_>) -> Result<(usize, (u32, u32))> {
+    pub(crate) fn preprocess_crop(&mut self, frame: FrameRef<'_>) -> Result<Prepared> {
         self.preprocess_for(frame, 0)
     }
 
     /// [`SegmenterSession::preprocess`] for a given variant.
-    fn preprocess_for(&mut self, frame: FrameRef<'_>, variant_index: usize) -> Result<(usize, (u32, u32))> {
+    fn preprocess_for(&mut self, frame: FrameRef<'_>, variant_index: usize) -> Result<Prepared> {
         let spec = &self.segmenter.variants[variant_index].spec;
         let (mw, mh) = spec.size.for_frame(frame.width(), frame.height());
         let (mw_u, mh_u) = (mw as usize, mh as usize);
@@ -258,7 +278,7 @@ impl SegmenterSession {
                 std::mem::swap(&mut self.input, &mut self.planar);
             }
         }
-        Ok((variant_index, (mw, mh)))
+        Ok(Prepared { variant: variant_index, size: (mw, mh) })
     }
 
     /// Like [`SegmenterSession::preprocess`], with the tensor filled by `fill` (the GPU
@@ -268,25 +288,26 @@ impl SegmenterSession {
         &mut self,
         frame: FrameRef<'_>,
         fill: impl FnOnce((u32, u32), &ModelSpec, &mut Vec<f32>) -> Result<()>,
-    ) -> Result<(usize, (u32, u32))> {
+    ) -> Result<Prepared> {
         let variant_index = self.segmenter.pick(frame.width(), frame.height());
         let spec = &self.segmenter.variants[variant_index].spec;
         let size = spec.size.for_frame(frame.width(), frame.height());
         fill(size, spec, &mut self.input)?;
-        Ok((variant_index, size))
+        Ok(Prepared { variant: variant_index, size })
     }
 
     /// Runs the model on the input prepared by [`SegmenterSession::preprocess`] (the inference
     /// stage) and returns the mask at model resolution.
-    pub fn infer(&mut self, variant_index: usize, size: (u32, u32)) -> Result<Mask> {
-        let mut mask = Mask::new(size.0, size.1);
-        self.infer_into(variant_index, size, &mut mask)?;
+    pub fn infer(&mut self, prepared: Prepared) -> Result<Mask> {
+        let mut mask = Mask::new(prepared.size.0, prepared.size.1);
+        self.infer_into(prepared, &mut mask)?;
         Ok(mask)
     }
 
     /// Like [`SegmenterSession::infer`], writing into `mask` (resized to the model size if
     /// needed, reusing its allocation).
-    pub fn infer_into(&mut self, variant_index: usize, size: (u32, u32), mask: &mut Mask) -> Result<()> {
+    pub fn infer_into(&mut self, prepared: Prepared, mask: &mut Mask) -> Result<()> {
+        let Prepared { variant: variant_index, size } = prepared;
         let variant = &self.segmenter.variants[variant_index];
         let state_index = match self.states.iter().position(|(v, s, _)| *v == variant_index && *s == size) {
             Some(i) => i,
@@ -323,21 +344,21 @@ impl SegmenterSession {
 
     /// Preprocess + inference: the person mask of `frame` at model resolution.
     pub fn segment(&mut self, frame: FrameRef<'_>) -> Result<Mask> {
-        let (variant, size) = self.preprocess(frame)?;
-        self.infer(variant, size)
+        let prepared = self.preprocess(frame)?;
+        self.infer(prepared)
     }
 
     /// Like [`SegmenterSession::segment_into`] with the first (for the embedded models: the
     /// square) variant whatever the frame's shape: crops of people are seen best by it.
     pub(crate) fn segment_crop_into(&mut self, frame: FrameRef<'_>, mask: &mut Mask) -> Result<()> {
-        let (variant, size) = self.preprocess_crop(frame)?;
-        self.infer_into(variant, size, mask)
+        let prepared = self.preprocess_crop(frame)?;
+        self.infer_into(prepared, mask)
     }
 
     /// Like [`SegmenterSession::segment`], writing into `mask` (reusing its allocation).
     pub fn segment_into(&mut self, frame: FrameRef<'_>, mask: &mut Mask) -> Result<()> {
-        let (variant, size) = self.preprocess(frame)?;
-        self.infer_into(variant, size, mask)
+        let prepared = self.preprocess(frame)?;
+        self.infer_into(prepared, mask)
     }
 }
 

@@ -291,10 +291,10 @@ static void error_paths(bokeh_processor *p, const char *dir) {
     EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "mode");
     s.mode = BOKEH_MODE_BLUR;
     s.bloom = 0.5f;
-    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "settings.bloom");
+    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "settings: invalid option: highlight bloom");
     s.bloom = 8.0f;
     s.edge_feather = 0.0f;
-    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "settings.edge_feather");
+    EXPECT_STATUS(bokeh_processor_set_settings(p, &s), BOKEH_STATUS_INVALID_ARGUMENT, "settings: invalid option: refine feather");
     s.edge_feather = 0.5f;
     s.blur = BOKEH_BLUR_HEXAGON;
     s.refine = 0;
