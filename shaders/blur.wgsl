@@ -61,10 +61,6 @@ const PERSON_WEIGHT: f32 = 1e-3;
 @group(0) @binding(9) var<storage, read_write> cell_level: array<u32>;
 @group(0) @binding(10) var<storage, read> table: array<u32>;
 
-fn frame_byte(i: u32) -> u32 {
-    return (frame[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
-}
-
 fn linear(code: u32) -> f32 {
     return bitcast<f32>(luts[code]);
 }

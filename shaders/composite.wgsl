@@ -46,10 +46,6 @@ const ENCODE_MAX: f32 = 16383.0;
 @group(0) @binding(5) var<storage, read> replaced: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> out: array<u32>;
 
-fn frame_byte(i: u32) -> u32 {
-    return (frame[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
-}
-
 fn encode(l: f32) -> u32 {
     let i = u32(clamp(l * ENCODE_MAX + 0.5, 0.0, ENCODE_MAX));
     return (luts[256u + (i >> 2u)] >> ((i & 3u) * 8u)) & 0xffu;

@@ -62,10 +62,6 @@ struct Params {
 // Per frame row and reduced column: (sum r, sum g, sum b, sum mask) over the block's pixels.
 @group(0) @binding(8) var<storage, read_write> partial: array<vec4<f32>>;
 
-fn frame_byte(i: u32) -> u32 {
-    return (frame[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
-}
-
 @compute @workgroup_size(8, 8)
 fn row_sums(@builtin(global_invocation_id) id: vec3<u32>) {
     if id.x >= p.lw || id.y >= p.fh {

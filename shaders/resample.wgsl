@@ -40,10 +40,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> plane_src: array<f32>;
 @group(0) @binding(5) var<storage, read_write> plane_dst: array<f32>;
 
-fn frame_byte(i: u32) -> f32 {
-    return f32((frame[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu);
-}
-
 fn weight_x(x: u32, k: u32) -> f32 {
     return bitcast<f32>(taps[p.dst_w + p.dst_h + x * p.taps_x + k]);
 }
@@ -73,7 +69,7 @@ fn frame_to_model(@builtin(global_invocation_id) id: vec3<u32>) {
                 continue;
             }
             let px = row + (sx + kx) * p.bpp;
-            racc += wx * vec3<f32>(frame_byte(px + p.off_r), frame_byte(px + p.off_g), frame_byte(px + p.off_b));
+            racc += wx * vec3<f32>(f32(frame_byte(px + p.off_r)), f32(frame_byte(px + p.off_g)), f32(frame_byte(px + p.off_b)));
         }
         acc += wy * racc;
     }

@@ -1,18 +1,25 @@
 //! Every WGSL file in `shaders/` parses and validates with naga, the shader compiler inside
-//! wgpu, so a broken shader fails here even on a machine with no GPU at all.
+//! wgpu, so a broken shader fails here even on a machine with no GPU at all. Each stage is
+//! checked as the library compiles it: `common.wgsl` (the shared helpers) in front.
 
 use std::path::Path;
+
+/// A stage's source as the library compiles it (`bokeh::gpu::shaders::with_common`).
+fn with_common(common: &str, stage: &str) -> String {
+    format!("{common}\n{stage}")
+}
 
 #[test]
 fn every_shader_parses_and_validates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let common = std::fs::read_to_string(dir.join("common.wgsl")).expect("shaders/common.wgsl");
     let mut checked = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("shaders/") {
         let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "wgsl") {
+        if path.extension().is_none_or(|e| e != "wgsl") || path.file_name().is_some_and(|n| n == "common.wgsl") {
             continue;
         }
-        let source = std::fs::read_to_string(&path).expect("read shader");
+        let source = with_common(&common, &std::fs::read_to_string(&path).expect("read shader"));
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &path.display().to_string())));
         // No optional capabilities: what validates here runs on the GL backend's lowest
@@ -36,7 +43,11 @@ fn the_library_embeds_these_files() {
         ("refine.wgsl", bokeh::gpu::shaders::REFINE),
         ("blur.wgsl", bokeh::gpu::shaders::BLUR),
         ("composite.wgsl", bokeh::gpu::shaders::COMPOSITE),
+        ("common.wgsl", bokeh::gpu::shaders::COMMON),
     ] {
         assert_eq!(std::fs::read_to_string(dir.join(name)).expect("read"), embedded, "{name}");
     }
+    let common = bokeh::gpu::shaders::COMMON;
+    let stage = bokeh::gpu::shaders::BLUR;
+    assert_eq!(bokeh::gpu::shaders::with_common(stage), with_common(common, stage), "compiled as validated here");
 }

@@ -272,10 +272,10 @@ impl GpuContext {
 
 impl Kernels {
     pub(super) fn new(device: &wgpu::Device) -> Self {
-        let module = |label, source: &'static str| {
+        let module = |label, stage: &'static str| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
+                source: wgpu::ShaderSource::Wgsl(shaders::with_common(stage).into()),
             })
         };
         let resample = module("resample.wgsl", shaders::RESAMPLE);

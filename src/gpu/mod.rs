@@ -59,6 +59,13 @@ pub mod shaders {
     pub const BLUR: &str = include_str!("../../shaders/blur.wgsl");
     /// Compositing in every mode.
     pub const COMPOSITE: &str = include_str!("../../shaders/composite.wgsl");
+    /// Helpers every stage uses (WGSL has no includes: [`with_common`] puts them in front).
+    pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+    /// A stage's shader as it is compiled: [`COMMON`] followed by the stage's source.
+    pub fn with_common(stage: &str) -> String {
+        format!("{COMMON}\n{stage}")
+    }
 }
 
 mod blur;

@@ -104,7 +104,8 @@ mod tests {
     /// (name, offset) of each field of the struct `Params` in `source`, and its size, as naga
     /// lays it out.
     fn wgsl_layout(source: &str) -> (Vec<(String, u32)>, u32) {
-        let module = naga::front::wgsl::parse_str(source).expect("the shader parses");
+        let module =
+            naga::front::wgsl::parse_str(&crate::gpu::shaders::with_common(source)).expect("the shader parses");
         let ty = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Params")).expect("a Params struct");
         match &ty.1.inner {
             naga::TypeInner::Struct { members, span } => {
