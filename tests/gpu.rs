@@ -5,6 +5,9 @@
 //! the test rather than skipping it, unless `BOKEH_GPU_TESTS=skip` says the machine has none on
 //! purpose (then only the shader validation in `tests/shaders.rs` runs), or
 //! `BOKEH_GPU_TEST_APIS=vulkan` narrows the list (NVIDIA's EGL offers GL 3.3, without compute).
+//!
+//! Needs the `gpu` feature (off by default): the test command (`cargo test --workspace`) has it,
+//! since the CLI turns it on; alone, `cargo test --features gpu --test gpu`.
 #![cfg(feature = "gpu")]
 
 use std::sync::{Arc, OnceLock};
