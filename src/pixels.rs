@@ -86,8 +86,10 @@ pub(crate) struct GpuStages {
     /// and was not refined after).
     host: Mask,
     host_fresh: bool,
-    /// The model's mask of the frame, upsampled into `host` should the read-back fail.
+    /// The model's mask of the frame, upsampled into `host` should the read-back fail (unless
+    /// `host` already holds the mask that went up, unrefined: `host_is_fallback`).
     low: Mask,
+    host_is_fallback: bool,
     resampler: Resampler,
     old_background: bool,
 }
@@ -107,6 +109,7 @@ impl Pixels {
             // Nothing to read back before the first frame.
             host_fresh: true,
             low: Mask::default(),
+            host_is_fallback: false,
             resampler: Resampler::default(),
             old_background: false,
         }))
@@ -156,6 +159,7 @@ impl Pixels {
             Pixels::Gpu(g) => {
                 g.old_background = false;
                 g.host_fresh = false;
+                g.host_is_fallback = false;
                 g.low.clone_from(low);
                 g.host.reset(input.width(), input.height());
                 g.px.upsample(low)
@@ -178,6 +182,7 @@ impl Pixels {
                 g.px.set_mask(mask)?;
                 g.host.clone_from(mask);
                 g.host_fresh = true;
+                g.host_is_fallback = true;
                 Ok(())
             }
         }
@@ -258,7 +263,8 @@ impl Pixels {
     }
 
     /// The full-resolution mask of the last frame (the GPU reads it back on the first call
-    /// after a frame; should that fail, the model's mask upsampled stands in).
+    /// after a frame; should that fail, the mask that went up stands in, unrefined: the model's
+    /// upsampled, or the one `set_mask` gave).
     pub(crate) fn mask(&mut self) -> &Mask {
         match self {
             Pixels::Cpu(c) => &c.mask,
@@ -266,7 +272,7 @@ impl Pixels {
             Pixels::Gpu(g) => {
                 if !g.host_fresh {
                     g.host_fresh = true;
-                    if g.px.read_mask(&mut g.host).is_err() {
+                    if g.px.read_mask(&mut g.host).is_err() && !g.host_is_fallback {
                         g.low.resize_with(&mut g.host, &mut g.resampler);
                     }
                 }
