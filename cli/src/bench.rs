@@ -101,10 +101,9 @@ fn median(mut v: Vec<Duration>) -> f64 {
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let frames = frames(args)?;
-    let blur = args.blur;
     let options = Options::default()
         .with_strength(args.strength)
-        .with_blur(blur)
+        .with_blur(args.blur)
         .with_backend(args.backend)
         .with_refine((!args.no_refine).then(bokeh::Refine::default))
         .with_temporal(args.video.then(bokeh::Temporal::default));

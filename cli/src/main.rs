@@ -97,10 +97,9 @@ fn one_line(err: &anyhow::Error) -> String {
 /// The options `cli` asks for; `photo` picks the photo defaults (detail passes) over video's.
 fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Options> {
     let mode = cli.mode;
-    let blur = cli.blur;
     let mut options = Options::default()
         .with_mode(mode)
-        .with_blur(blur)
+        .with_blur(cli.blur)
         .with_strength(cli.strength)
         .with_bloom(cli.bloom)
         .with_focus_falloff(cli.falloff)
