@@ -65,8 +65,10 @@ mod frame;
 pub mod gpu;
 mod mask;
 mod options;
+mod orient;
 mod pipeline;
 mod pixels;
+mod pool;
 mod refine;
 mod resample;
 mod segment;
@@ -84,7 +86,9 @@ pub use error::{Dims, Error, Result};
 pub use frame::{Frame, FrameMut, FrameRef, PixelFormat};
 pub use mask::Mask;
 pub use options::{Backend, Mode, Options, StageTimings};
+pub use orient::{orient_into, Orientation, Rotation};
 pub use pipeline::Pipeline;
+pub use pool::WorkerPool;
 pub use refine::{Refine, Refiner};
 pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Prepared, Sampling, Segmenter, SegmenterSession,

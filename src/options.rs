@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::blur::{BlurKind, BlurParams};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, PixelFormat};
+use crate::orient::Orientation;
 use crate::refine::Refine;
 use crate::temporal::Temporal;
 use crate::track::Tracking;
@@ -59,6 +60,17 @@ pub enum Backend {
     Auto,
 }
 
+impl Backend {
+    /// Whether this build of the library has the backend: [`Backend::Gpu`] needs the cargo
+    /// feature `gpu` (whether a GPU is there is known only when a pipeline opens it).
+    pub const fn is_built(self) -> bool {
+        match self {
+            Backend::Gpu => cfg!(feature = "gpu"),
+            Backend::Cpu | Backend::Auto => true,
+        }
+    }
+}
+
 /// Pipeline settings. `Default` gives portrait mode with a disc blur of 3% of the diagonal.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -98,6 +110,14 @@ pub struct Options {
     /// at a crop around each person it found, once per pass (see
     /// [`Options::with_detail_passes`]). For photos: four inferences, plus one per person and pass.
     pub detail_passes: u8,
+    /// How the input frames are stored relative to upright (a phone sensor's rotation, a
+    /// mirroring front camera; see `src/orient.rs`): the model sees them upright. Upright by
+    /// default.
+    pub orientation: Orientation,
+    /// Write the output turned upright by [`Options::orientation`] (its width and height swapped
+    /// for 90° and 270°) instead of as the input is stored (the default). Costs one copy of the
+    /// output frame; the mask ([`crate::Pipeline::mask`]) stays as the input is stored.
+    pub upright_output: bool,
 }
 
 impl Default for Options {
@@ -115,6 +135,8 @@ impl Default for Options {
             refine: Some(Refine::default()),
             decontaminate: true,
             detail_passes: 0,
+            orientation: Orientation::UPRIGHT,
+            upright_output: false,
         }
     }
 }
@@ -224,6 +246,33 @@ impl Options {
     pub fn with_detail_passes(mut self, passes: u8) -> Self {
         self.detail_passes = passes;
         self
+    }
+
+    /// Sets how the input frames are stored relative to upright (see [`Options::orientation`]).
+    pub fn with_orientation(mut self, orientation: Orientation) -> Self {
+        self.orientation = orientation;
+        self
+    }
+
+    /// Writes the output upright (`true`) or as the input is stored (`false`, the default).
+    pub fn with_upright_output(mut self, upright: bool) -> Self {
+        self.upright_output = upright;
+        self
+    }
+
+    /// The output's size for a `width × height` input: upright if [`Options::upright_output`].
+    pub fn output_size(&self, width: u32, height: u32) -> (u32, u32) {
+        if self.upright_output {
+            self.orientation.upright_size(width, height)
+        } else {
+            (width, height)
+        }
+    }
+
+    /// True when the output is turned from the stored input (upright output of a frame that is
+    /// not stored upright).
+    pub(crate) fn turns_output(&self) -> bool {
+        self.upright_output && !self.orientation.is_upright()
     }
 
     /// Sets the focus falloff distance (fraction of the diagonal; `None` = off).

@@ -13,7 +13,7 @@ use crate::blur::BlurParams;
 use crate::color::srgb_to_linear_exact;
 use crate::detail::Detail;
 use crate::error::{Dims, Error, Result};
-use crate::frame::{Frame, FrameMut, FrameRef};
+use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::options::{Backend, Mode, Options, StageTimings};
 use crate::pixels::{Fitted, Pixels};
@@ -65,6 +65,9 @@ pub struct Pipeline {
     /// This call's preprocessing already gave the frame to the backend (a [`crate::Stream`]'s
     /// worker preprocesses on the CPU, and the frame goes up after inference).
     frame_given: bool,
+    /// The output as the input is stored, before it is turned upright
+    /// ([`Options::upright_output`]).
+    stored_output: Option<Frame>,
 }
 
 impl Pipeline {
@@ -105,6 +108,22 @@ impl Pipeline {
             timings: StageTimings::default(),
             backend_note: cpu_note(None),
             frame_given: false,
+            stored_output: None,
+        }
+        .oriented()
+    }
+
+    /// Gives the model sessions the options' orientation.
+    fn oriented(mut self) -> Self {
+        self.set_session_orientation();
+        self
+    }
+
+    fn set_session_orientation(&mut self) {
+        let orientation = self.options.orientation;
+        self.session.set_orientation(orientation);
+        if let Some((session, _, _)) = self.matting.as_mut() {
+            session.set_orientation(orientation);
         }
     }
 
@@ -169,11 +188,16 @@ impl Pipeline {
         if !same_background(&options, &self.options) {
             self.fitted = None;
         }
-        if options.temporal != self.options.temporal || options.tracking != self.options.tracking {
+        // The past masks are in the old orientation's geometry.
+        if options.temporal != self.options.temporal
+            || options.tracking != self.options.tracking
+            || options.orientation != self.options.orientation
+        {
             self.reset_temporal();
         }
         let backend_changed = options.backend != self.options.backend;
         let previous = std::mem::replace(&mut self.options, options);
+        self.set_session_orientation();
         if backend_changed {
             if let Err(e) = self.choose_backend() {
                 self.options.backend = previous.backend;
@@ -191,6 +215,7 @@ impl Pipeline {
     /// mask. About a second per photo on a laptop CPU: not for live video.
     pub fn set_matting(&mut self, matting: Option<&Segmenter>) {
         self.matting = matting.map(|m| (m.session(), Mask::default(), Mask::default()));
+        self.set_session_orientation();
     }
 
     /// True when a matting model is set ([`Pipeline::set_matting`]).
@@ -203,27 +228,54 @@ impl Pipeline {
         &self.timings
     }
 
+    /// Puts back stage times saved before a warm-up frame ([`crate::Stream::prepare`]).
+    pub(crate) fn set_timings(&mut self, timings: StageTimings) {
+        self.timings = timings;
+    }
+
     /// Records preprocess and inference times measured elsewhere (by a [`crate::Stream`]).
     pub(crate) fn set_segment_timings(&mut self, preprocess: Duration, inference: Duration) {
         self.timings.preprocess = preprocess;
         self.timings.inference = inference;
     }
 
-    /// The full-resolution mask of the last frame. (With the GPU backend it is read back from
-    /// the GPU on the first call after a frame.)
+    /// The full-resolution mask of the last frame, as the input is stored (not turned by
+    /// [`Options::upright_output`]; [`crate::orient_into`] turns it). (With the GPU backend it is
+    /// read back from the GPU on the first call after a frame.)
     pub fn mask(&mut self) -> &Mask {
         self.pixels.mask()
     }
 
-    /// Processes `input` into a new frame of [`Options::output_format`].
+    /// Readies everything a stream of `width × height` frames of `format` needs before its first
+    /// frame — the model plans for the whole frame and for crops, their inference states, the
+    /// pixel stages' buffers (and with the GPU backend its pipelines) — by compiling the plans
+    /// and running one black frame through the pipeline, whose result is then forgotten (the
+    /// temporal filter and tracking start afresh, the timings are the last real frame's). Call
+    /// it again after a change of size or orientation. Without it the first frame of a size
+    /// stalls on plan compilation (≈ 85 ms per model variant on a laptop core).
+    pub fn prepare(&mut self, width: u32, height: u32, format: PixelFormat) -> Result<()> {
+        self.session.prepare(width, height)?;
+        let frame = Frame::new(width, height, format)?;
+        let (w, h) = self.options.output_size(width, height);
+        let mut out = Frame::new(w, h, self.options.output_format(format))?;
+        let timings = self.timings;
+        let result = self.process_into(frame.as_ref(), &mut out.as_mut());
+        self.timings = timings;
+        self.reset_temporal();
+        result
+    }
+
+    /// Processes `input` into a new frame of [`Options::output_format`] and
+    /// [`Options::output_size`].
     pub fn process(&mut self, input: FrameRef<'_>) -> Result<Frame> {
-        let mut out = Frame::new(input.width(), input.height(), self.options.output_format(input.format()))?;
+        let (w, h) = self.options.output_size(input.width(), input.height());
+        let mut out = Frame::new(w, h, self.options.output_format(input.format()))?;
         self.process_into(input, &mut out.as_mut())?;
         Ok(out)
     }
 
-    /// Processes `input` into `output`, which must have the same size and the format
-    /// [`Options::output_format`] gives for the input.
+    /// Processes `input` into `output`, which must have the size [`Options::output_size`] and
+    /// the format [`Options::output_format`] give for the input.
     pub fn process_into(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<()> {
         self.check_output(input, output)?;
         let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
@@ -308,7 +360,8 @@ impl Pipeline {
     }
 
     fn check_output(&self, input: FrameRef<'_>, output: &FrameMut<'_>) -> Result<()> {
-        let (expected, actual) = (Dims(input.width(), input.height()), Dims(output.width(), output.height()));
+        let (w, h) = self.options.output_size(input.width(), input.height());
+        let (expected, actual) = (Dims(w, h), Dims(output.width(), output.height()));
         if expected != actual {
             return Err(Error::SizeMismatch { what: "output frame", expected, actual });
         }
@@ -388,7 +441,19 @@ impl Pipeline {
         }
         let t2 = Instant::now();
         let replacement = self.fitted.as_ref().filter(|_| mode == Mode::Replace);
-        self.pixels.composite(input, mode, replacement, output)?;
+        if self.options.turns_output() {
+            // Composited as the input is stored, then turned upright into the caller's frame.
+            let format = self.options.output_format(input.format());
+            let stored = match self.stored_output.take() {
+                Some(f) if (f.width(), f.height(), f.format()) == (w, h, format) => f,
+                _ => Frame::new(w, h, format)?,
+            };
+            let stored = self.stored_output.insert(stored);
+            self.pixels.composite(input, mode, replacement, &mut stored.as_mut())?;
+            crate::orient::orient_into(stored.as_ref(), self.options.orientation, output)?;
+        } else {
+            self.pixels.composite(input, mode, replacement, output)?;
+        }
         let t3 = Instant::now();
         self.timings.upsample = (t1 - t0).saturating_sub(model_time);
         self.timings.blur = t2 - t1;
@@ -413,7 +478,12 @@ impl Pipeline {
 
 /// "CPU (rayon, N threads)", with why the GPU was not used where [`Backend::Auto`] looked for one.
 fn cpu_note(why_not_gpu: Option<&str>) -> String {
-    let threads = rayon::current_num_threads();
+    // Inside a pool, its size; outside, the cores — without asking rayon, which would start its
+    // global pool just to answer (and an app embedding bokeh in its own pools never needs it).
+    let threads = match rayon::current_thread_index() {
+        Some(_) => rayon::current_num_threads(),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     match why_not_gpu {
         None => format!("CPU (rayon, {threads} threads)"),
         Some(why) => format!("CPU (rayon, {threads} threads); no GPU: {why}"),

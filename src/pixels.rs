@@ -131,10 +131,16 @@ impl Pixels {
     }
 
     /// Uploads `input` and samples it for `session`'s model (see
-    /// [`SegmenterSession::preprocess`]).
+    /// [`SegmenterSession::preprocess`]). Frames stored turned or mirrored are sampled on the
+    /// CPU (`orient.rs`; the shader samples upright frames only).
     pub(crate) fn preprocess(&mut self, session: &mut SegmenterSession, input: FrameRef<'_>) -> Result<Prepared> {
         match self {
             Pixels::Cpu(_) => session.preprocess(input),
+            #[cfg(feature = "gpu")]
+            Pixels::Gpu(g) if !session.orientation().is_upright() => {
+                g.px.upload(input)?;
+                session.preprocess(input)
+            }
             #[cfg(feature = "gpu")]
             Pixels::Gpu(g) => {
                 g.px.upload(input)?;

@@ -95,6 +95,29 @@ impl Weights {
         }
     }
 
+    /// The same taps read from a source stored backwards: output `o` takes the source samples
+    /// `src_len − 1 − i` that it took at `i` (for a frame stored rotated or mirrored, see
+    /// `orient.rs`). Outputs keep their order.
+    fn mirrored(self, src_len: usize) -> Self {
+        let taps = self.taps;
+        let mut starts = Vec::with_capacity(self.starts.len());
+        let mut weights = vec![0.0f32; self.weights.len()];
+        for (o, row) in weights.chunks_exact_mut(taps).enumerate() {
+            let (start, w) = self.row(o);
+            if start + taps <= src_len {
+                starts.push(src_len - taps - start);
+                row.iter_mut().zip(w.iter().rev()).for_each(|(d, &s)| *d = s);
+            } else {
+                // A source shorter than the taps: only the in-range taps carry weight.
+                starts.push(0);
+                for (k, &wk) in w.iter().enumerate().filter(|(k, _)| start + k < src_len) {
+                    row[src_len - 1 - (start + k)] = wk;
+                }
+            }
+        }
+        Weights { taps, starts, weights }
+    }
+
     /// Drops the columns of taps that are zero for every output (enlarging needs two of the
     /// four taps reserved), so the inner loops do no useless work.
     fn trimmed(taps: usize, mut starts: Vec<usize>, weights: Vec<f32>) -> Self {
@@ -115,8 +138,9 @@ impl Weights {
     }
 }
 
-/// What the cached taps were made for: sampling, source size, destination size.
-type Key = (Sampling, (usize, usize), (usize, usize));
+/// What the cached taps were made for: sampling, source size, destination size, and which
+/// source axes are read backwards.
+type Key = (Sampling, (usize, usize), (usize, usize), (bool, bool));
 
 /// Cached filter taps and scratch space for repeated resampling between the same sizes, so a
 /// video frame computes no weights and allocates nothing.
@@ -130,10 +154,22 @@ pub(crate) struct Resampler {
 
 impl Resampler {
     fn prepare(&mut self, sampling: Sampling, src: (usize, usize), dst: (usize, usize)) {
-        if self.key != Some((sampling, src, dst)) {
-            self.wx = Weights::for_sampling(sampling, src.0, dst.0);
-            self.wy = Weights::for_sampling(sampling, src.1, dst.1);
-            self.key = Some((sampling, src, dst));
+        self.prepare_flipped(sampling, src, dst, (false, false));
+    }
+
+    fn prepare_flipped(&mut self, sampling: Sampling, src: (usize, usize), dst: (usize, usize), flip: (bool, bool)) {
+        if self.key != Some((sampling, src, dst, flip)) {
+            let axis = |src_len, dst_len, flipped| {
+                let w = Weights::for_sampling(sampling, src_len, dst_len);
+                if flipped {
+                    w.mirrored(src_len)
+                } else {
+                    w
+                }
+            };
+            self.wx = axis(src.0, dst.0, flip.0);
+            self.wy = axis(src.1, dst.1, flip.1);
+            self.key = Some((sampling, src, dst, flip));
         }
     }
 
@@ -180,14 +216,28 @@ impl Resampler {
         frame: FrameRef<'_>,
         sampling: Sampling,
         dst: &mut [f32],
+        dst_size: (usize, usize),
+    ) {
+        self.resample_frame_flipped(frame, sampling, dst, dst_size, (false, false));
+    }
+
+    /// [`Resampler::resample_frame`] reading the frame's x and/or y axis backwards (`flip`): the
+    /// output is what the frame mirrored on those axes would give, sample for sample, without
+    /// mirroring the frame (see `orient.rs`).
+    pub(crate) fn resample_frame_flipped(
+        &mut self,
+        frame: FrameRef<'_>,
+        sampling: Sampling,
+        dst: &mut [f32],
         (dst_w, dst_h): (usize, usize),
+        flip: (bool, bool),
     ) {
         let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
         debug_assert_eq!(dst.len(), dst_w * dst_h * 3);
         let bpp = frame.format().bytes_per_pixel();
         let offsets = frame.format().rgb_offsets();
         let row_len = src_w * bpp;
-        self.prepare(sampling, (src_w, src_h), (dst_w, dst_h));
+        self.prepare_flipped(sampling, (src_w, src_h), (dst_w, dst_h), flip);
         let (wx, wy, tmp) = (&self.wx, &self.wy, &mut self.tmp);
         tmp.clear();
         tmp.resize(dst_h * row_len, 0.0);
@@ -356,6 +406,42 @@ mod frame_tests {
                 Resampler::default().resample_frame(frame.as_ref(), Sampling::Antialiased, &mut got, (dw, dh));
                 let max = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
                 assert!(max < 1e-3, "{format:?} {dw}x{dh}: {max}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod flip_tests {
+    use super::*;
+    use crate::frame::{Frame, PixelFormat};
+
+    #[test]
+    fn flipped_taps_sample_the_mirrored_frame() {
+        let (w, h) = (41usize, 29usize);
+        let data: Vec<u8> = (0..w * h * 3).map(|i| (i * 53 % 251) as u8).collect();
+        let mirror = |fx: bool, fy: bool| {
+            let mut out = vec![0u8; data.len()];
+            for y in 0..h {
+                for x in 0..w {
+                    let (sx, sy) = (if fx { w - 1 - x } else { x }, if fy { h - 1 - y } else { y });
+                    out[(y * w + x) * 3..][..3].copy_from_slice(&data[(sy * w + sx) * 3..][..3]);
+                }
+            }
+            Frame::from_vec(out, w as u32, h as u32, PixelFormat::Rgb8).expect("frame")
+        };
+        let original = mirror(false, false);
+        for sampling in [Sampling::Bilinear, Sampling::Antialiased] {
+            for (dw, dh) in [(16, 9), (41, 29), (60, 3), (1, 1)] {
+                for flip in [(true, false), (false, true), (true, true)] {
+                    let mut want = vec![0.0; dw * dh * 3];
+                    let mirrored = mirror(flip.0, flip.1);
+                    Resampler::default().resample_frame(mirrored.as_ref(), sampling, &mut want, (dw, dh));
+                    let mut got = vec![0.0; dw * dh * 3];
+                    Resampler::default().resample_frame_flipped(original.as_ref(), sampling, &mut got, (dw, dh), flip);
+                    let max = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                    assert!(max < 1e-3, "{sampling:?} {dw}x{dh} {flip:?}: {max}");
+                }
             }
         }
     }

@@ -33,7 +33,9 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameMut, FrameRef, PixelFormat};
 use crate::mask::Mask;
 use crate::options::{Options, StageTimings};
+use crate::orient::Orientation;
 use crate::pipeline::Pipeline;
+use crate::pool::WorkerPool;
 use crate::segment::Segmenter;
 use crate::track::{TrackStats, Tracker, Tracking};
 use crate::yuv::YuvFrameRef;
@@ -58,6 +60,8 @@ struct Work {
     tracking: Option<Tracking>,
     /// Forget the tracked people before this frame.
     reset_tracking: bool,
+    /// How the frame is stored relative to upright.
+    orientation: Orientation,
     /// The worker's tracker counts after this frame.
     track_stats: TrackStats,
     pushed: Instant,
@@ -71,7 +75,7 @@ pub struct Stream {
     from_worker: Receiver<Work>,
     worker: Option<JoinHandle<()>>,
     pixels: Pipeline,
-    pool: rayon::ThreadPool,
+    pool: WorkerPool,
     /// Buffers not in use: two in all, one travelling while the other is composited.
     spares: Vec<Work>,
     in_flight: bool,
@@ -113,11 +117,7 @@ impl Stream {
     pub fn new(segmenter: &Segmenter, options: Options) -> Result<Self> {
         let pixels = Pipeline::new(segmenter, options)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(cores.saturating_sub(1).max(1))
-            .thread_name(|i| format!("bokeh-pixels-{i}"))
-            .build()
-            .map_err(|e| Error::InvalidOption(format!("cannot start pixel threads: {e}")))?;
+        let pool = WorkerPool::new(cores.saturating_sub(1).max(1), |i| format!("bokeh-pixels-{i}"))?;
         let (to_worker, work_rx) = sync_channel::<Work>(1);
         let (done_tx, from_worker) = sync_channel::<Work>(1);
         let mut session = segmenter.session();
@@ -126,7 +126,7 @@ impl Stream {
             .name("bokeh-inference".into())
             .spawn(move || {
                 // The worker's own rayon calls (preprocessing) stay on its one core.
-                let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else { return };
+                let Ok(pool) = WorkerPool::new(1, |_| "bokeh-inference-pool".into()) else { return };
                 pool.install(move || {
                     while let Ok(mut work) = work_rx.recv() {
                         if !work.segment {
@@ -140,6 +140,7 @@ impl Stream {
                         if work.reset_tracking {
                             tracker.reset();
                         }
+                        session.set_orientation(work.orientation);
                         work.result = match work.tracking {
                             Some(tracking) => tracker
                                 .segment(&mut session, work.frame.as_ref(), &tracking, &mut work.mask)
@@ -170,6 +171,7 @@ impl Stream {
                 segment: true,
                 tracking: None,
                 reset_tracking: false,
+                orientation: Orientation::UPRIGHT,
                 track_stats: TrackStats::default(),
                 pushed: Instant::now(),
                 segment_time: Default::default(),
@@ -223,6 +225,36 @@ impl Stream {
         Ok(())
     }
 
+    /// Readies the stream for `width × height` frames of `format` (see [`Pipeline::prepare`]):
+    /// the model plans compiled, the worker's inference states made, one black frame pushed
+    /// through both threads and forgotten (counts, timings and tracking start afresh). Call it
+    /// before the first frame, and again after a change of size or orientation; nothing may be
+    /// in flight (call [`Stream::finish`] first).
+    pub fn prepare(&mut self, width: u32, height: u32, format: PixelFormat) -> Result<()> {
+        if self.in_flight {
+            return Err(Error::InvalidOption("prepare: a frame is in flight; call finish first".into()));
+        }
+        self.pixels.prepare(width, height, format)?;
+        let frame = Frame::new(width, height, format)?;
+        let (w, h) = self.pixels.options().output_size(width, height);
+        let mut out = Frame::new(w, h, self.pixels.options().output_format(format))?;
+        let counts = (self.frames_submitted, self.masks_computed, self.track_stats, self.latency);
+        let timings = *self.pixels.timings();
+        let result = self.push(frame.as_ref(), &mut out.as_mut()).and_then(|_| self.finish(&mut out.as_mut()));
+        (self.frames_submitted, self.masks_computed, self.track_stats, self.latency) = counts;
+        self.pixels.set_timings(timings);
+        self.reset_temporal();
+        self.thumb.clear();
+        self.since_segmented = 0;
+        result.map(|_| ())
+    }
+
+    /// The full-resolution mask of the last output frame, as the input is stored (see
+    /// [`Pipeline::mask`]).
+    pub fn mask(&mut self) -> &crate::Mask {
+        self.pixels.mask()
+    }
+
     /// Frames between a frame being pushed and its output: 1 (the model runs one frame ahead).
     pub fn latency_frames(&self) -> u32 {
         1
@@ -261,6 +293,11 @@ impl Stream {
         segment
     }
 
+    /// The current options.
+    pub fn options(&self) -> &Options {
+        self.pixels.options()
+    }
+
     /// The output format for an input of `format` (see [`Options::output_format`]).
     pub fn output_format(&self, format: PixelFormat) -> PixelFormat {
         self.pixels.options().output_format(format)
@@ -269,7 +306,15 @@ impl Stream {
     /// Changes the options; they apply from the next output on (the tracking crop from the
     /// next frame pushed).
     pub fn set_options(&mut self, options: Options) -> Result<()> {
-        self.pixels.set_options(options)
+        let turned = options.orientation != self.pixels.options().orientation;
+        self.pixels.set_options(options)?;
+        if turned {
+            // The newest mask is in the old geometry: segment the next frame afresh.
+            self.reset_temporal();
+            self.since_segmented = self.interval;
+            self.thumb.clear();
+        }
+        Ok(())
     }
 
     /// Forgets the temporal filter's past and the tracked people (after a scene cut or a
@@ -307,7 +352,8 @@ impl Stream {
     }
 
     /// Submits `input`; when a previous frame is in flight, writes its result into `output`
-    /// (which must have that frame's size and output format) and returns `true`.
+    /// (which must have that frame's output size and format, see [`Options::output_size`]) and
+    /// returns `true`.
     pub fn push(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<bool> {
         self.submit(
             |frame| {
@@ -349,6 +395,7 @@ impl Stream {
         work.reset_tracking = std::mem::take(&mut self.reset_tracking) || tracking != self.tracking;
         self.tracking = tracking;
         work.tracking = tracking;
+        work.orientation = self.pixels.options().orientation;
         self.frames_submitted += 1;
         let sender = self.to_worker.as_ref().ok_or_else(worker_gone)?;
         sender.send(work).map_err(|_| worker_gone())?;

@@ -30,6 +30,7 @@ pub use spec::{InputSize, Layout, ModelSpec, Normalization, OutputKind, Sampling
 use crate::error::{Error, Result};
 use crate::frame::FrameRef;
 use crate::mask::Mask;
+use crate::orient::{store_upright_values, Orientation};
 use crate::resample::Resampler;
 
 /// The embedded square model: MediaPipe selfie segmentation (Apache-2.0), in its NCHW form
@@ -152,6 +153,13 @@ impl Segmenter {
         Ok(Segmenter { variants: Arc::new(vec![variant]) })
     }
 
+    /// How many model plans (one per model variant and input size) have been compiled so far,
+    /// by every session of this segmenter: a steady stream compiles none
+    /// ([`crate::Pipeline::prepare`] compiles them before the first frame).
+    pub fn compiled_plans(&self) -> usize {
+        self.variants.iter().map(|v| v.plans.lock().map_or(0, |p| p.len())).sum()
+    }
+
     /// The specs of the models this segmenter chooses from.
     pub fn specs(&self) -> impl Iterator<Item = &ModelSpec> {
         self.variants.iter().map(|v| &v.spec)
@@ -171,6 +179,7 @@ impl Segmenter {
             input: Vec::new(),
             planar: Vec::new(),
             resampler: Resampler::default(),
+            orientation: Orientation::UPRIGHT,
         }
     }
 
@@ -200,6 +209,8 @@ pub struct SegmenterSession {
     input: Vec<f32>,
     planar: Vec<f32>,
     resampler: Resampler,
+    /// How the frames are stored relative to upright ([`SegmenterSession::set_orientation`]).
+    orientation: Orientation,
 }
 
 impl std::fmt::Debug for SegmenterSession {
@@ -214,6 +225,8 @@ impl std::fmt::Debug for SegmenterSession {
 pub struct Prepared {
     variant: usize,
     size: (u32, u32),
+    /// The frame's orientation: the mask goes back to it.
+    orientation: Orientation,
 }
 
 impl Prepared {
@@ -222,9 +235,20 @@ impl Prepared {
         self.variant
     }
 
-    /// The model input's width and height.
+    /// The model input's width and height (of the upright picture).
     pub fn size(&self) -> (u32, u32) {
         self.size
+    }
+
+    /// The size of the mask [`SegmenterSession::infer`] gives: the model's, turned back to the
+    /// frame's orientation (sides swapped for frames stored at 90° or 270°).
+    pub fn mask_size(&self) -> (u32, u32) {
+        let (w, h) = self.size;
+        if self.orientation.swaps_sides() {
+            (h, w)
+        } else {
+            (w, h)
+        }
     }
 }
 
@@ -234,10 +258,52 @@ impl SegmenterSession {
         &self.segmenter
     }
 
+    /// Says how the frames given to this session are stored (see `orient.rs`): the model sees
+    /// them upright, and its masks come back in the frames' own orientation. Upright by default.
+    pub fn set_orientation(&mut self, orientation: Orientation) {
+        self.orientation = orientation;
+    }
+
+    /// The orientation set with [`SegmenterSession::set_orientation`].
+    pub fn orientation(&self) -> Orientation {
+        self.orientation
+    }
+
+    /// Compiles the model plans a `width × height` frame (as stored, in this session's
+    /// orientation) will need — the whole frame's variant and the crop variant the tracking crop
+    /// and detail passes use — and makes their inference states, so the first frame does not
+    /// stall on them (≈ 85 ms per plan on a laptop core).
+    pub fn prepare(&mut self, width: u32, height: u32) -> Result<()> {
+        let (w, h) = self.orientation.upright_size(width, height);
+        let whole = self.segmenter.pick(w, h);
+        let whole_size = self.segmenter.variants[whole].spec.size.for_frame(w, h);
+        let mut wanted = vec![(whole, whole_size)];
+        if let InputSize::Fixed { width, height } = self.segmenter.variants[0].spec.size {
+            wanted.push((0, (width, height)));
+        }
+        for (variant, size) in wanted {
+            self.state_index(variant, size)?;
+        }
+        Ok(())
+    }
+
+    /// The index of the inference state for `variant` at `size`, made (and its plan compiled)
+    /// on first use.
+    fn state_index(&mut self, variant_index: usize, size: (u32, u32)) -> Result<usize> {
+        if let Some(i) = self.states.iter().position(|(v, s, _)| *v == variant_index && *s == size) {
+            return Ok(i);
+        }
+        let plan = self.segmenter.variants[variant_index].plan(size)?;
+        let state = plan.spawn().map_err(|e| Error::model("creating inference state", e))?;
+        self.states.push((variant_index, size, state));
+        Ok(self.states.len() - 1)
+    }
+
     /// Preprocesses `frame` into the model's input tensor (the preprocess stage), for
     /// [`SegmenterSession::infer`].
     pub fn preprocess(&mut self, frame: FrameRef<'_>) -> Result<Prepared> {
-        let variant_index = self.segmenter.pick(frame.width(), frame.height());
+        let (w, h) = self.orientation.upright_size(frame.width(), frame.height());
+        let variant_index = self.segmenter.pick(w, h);
         self.preprocess_for(frame, variant_index)
     }
 
@@ -250,10 +316,37 @@ impl SegmenterSession {
     /// [`SegmenterSession::preprocess`] for a given variant.
     fn preprocess_for(&mut self, frame: FrameRef<'_>, variant_index: usize) -> Result<Prepared> {
         let spec = &self.segmenter.variants[variant_index].spec;
-        let (mw, mh) = spec.size.for_frame(frame.width(), frame.height());
+        let orientation = self.orientation;
+        let (fw, fh) = orientation.upright_size(frame.width(), frame.height());
+        let (mw, mh) = spec.size.for_frame(fw, fh);
         let (mw_u, mh_u) = (mw as usize, mh as usize);
         self.input.resize(mw_u * mh_u * 3, 0.0);
-        self.resampler.resample_frame(frame, spec.sampling, &mut self.input, (mw_u, mh_u));
+        if orientation.is_upright() {
+            self.resampler.resample_frame(frame, spec.sampling, &mut self.input, (mw_u, mh_u));
+        } else {
+            // Sampled from the frame as stored, each stored axis indexed by the upright axis it
+            // carries (mirrored taps where it runs backwards), then transposed if the sides swap.
+            let axes = orientation.axes();
+            let stored = if axes.transpose { (mh_u, mw_u) } else { (mw_u, mh_u) };
+            self.planar.resize(self.input.len(), 0.0);
+            self.resampler.resample_frame_flipped(
+                frame,
+                spec.sampling,
+                &mut self.planar,
+                stored,
+                (axes.flip_x, axes.flip_y),
+            );
+            if axes.transpose {
+                for (v, row) in self.input.chunks_exact_mut(mw_u * 3).enumerate() {
+                    for (u, px) in row.chunks_exact_mut(3).enumerate() {
+                        let s = (u * mh_u + v) * 3;
+                        px.copy_from_slice(&self.planar[s..s + 3]);
+                    }
+                }
+            } else {
+                std::mem::swap(&mut self.input, &mut self.planar);
+            }
+        }
         let norm = spec.normalization;
         let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * norm.std[c]));
         let offset: [f32; 3] = std::array::from_fn(|c| -norm.mean[c] / norm.std[c]);
@@ -278,7 +371,7 @@ impl SegmenterSession {
                 std::mem::swap(&mut self.input, &mut self.planar);
             }
         }
-        Ok(Prepared { variant: variant_index, size: (mw, mh) })
+        Ok(Prepared { variant: variant_index, size: (mw, mh), orientation })
     }
 
     /// Like [`SegmenterSession::preprocess`], with the tensor filled by `fill` (the GPU
@@ -293,7 +386,7 @@ impl SegmenterSession {
         let spec = &self.segmenter.variants[variant_index].spec;
         let size = spec.size.for_frame(frame.width(), frame.height());
         fill(size, spec, &mut self.input)?;
-        Ok(Prepared { variant: variant_index, size })
+        Ok(Prepared { variant: variant_index, size, orientation: Orientation::UPRIGHT })
     }
 
     /// Runs the model on the input prepared by [`SegmenterSession::preprocess`] (the inference
@@ -307,17 +400,9 @@ impl SegmenterSession {
     /// Like [`SegmenterSession::infer`], writing into `mask` (resized to the model size if
     /// needed, reusing its allocation).
     pub fn infer_into(&mut self, prepared: Prepared, mask: &mut Mask) -> Result<()> {
-        let Prepared { variant: variant_index, size } = prepared;
+        let Prepared { variant: variant_index, size, orientation } = prepared;
+        let state_index = self.state_index(variant_index, size)?;
         let variant = &self.segmenter.variants[variant_index];
-        let state_index = match self.states.iter().position(|(v, s, _)| *v == variant_index && *s == size) {
-            Some(i) => i,
-            None => {
-                let plan = variant.plan(size)?;
-                let state = plan.spawn().map_err(|e| Error::model("creating inference state", e))?;
-                self.states.push((variant_index, size, state));
-                self.states.len() - 1
-            }
-        };
         let shape = input_shape(variant.spec.layout, size);
         let tensor = Tensor::from_shape(&shape, &self.input).map_err(|e| Error::model("building input tensor", e))?;
         let outputs = self.states[state_index]
@@ -334,10 +419,26 @@ impl SegmenterSession {
             )));
         }
         let logit = variant.spec.output == OutputKind::Logit;
-        mask.reset(w, h);
-        for (m, &v) in mask.data_mut().iter_mut().zip(view.iter()) {
+        let probability = |v: f32| {
             let p = if logit { 1.0 / (1.0 + (-v).exp()) } else { v };
-            *m = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+            if p.is_nan() {
+                0.0
+            } else {
+                p.clamp(0.0, 1.0)
+            }
+        };
+        if orientation.is_upright() {
+            mask.reset(w, h);
+            for (m, &v) in mask.data_mut().iter_mut().zip(view.iter()) {
+                *m = probability(v);
+            }
+        } else {
+            // The upright mask, turned back to the frame's orientation (through `planar`).
+            self.planar.clear();
+            self.planar.extend(view.iter().map(|&v| probability(v)));
+            let (sw, sh) = prepared.mask_size();
+            mask.reset(sw, sh);
+            store_upright_values(&self.planar, (w as usize, h as usize), orientation, mask.data_mut());
         }
         Ok(())
     }
