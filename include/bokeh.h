@@ -4,9 +4,24 @@
  *
  * Every function returns a bokeh_status (BOKEH_STATUS_OK == 0) unless noted; after an error,
  * bokeh_last_error() describes it on the calling thread. No call ever aborts or unwinds into
- * the caller. Threading: a bokeh_processor may be used from any thread, one call at a time
- * (a concurrent call returns BOKEH_STATUS_BUSY instead of racing); different processors are
- * independent and may run in parallel. The free functions are thread-safe.
+ * the caller.
+ *
+ * Two handles: a bokeh_processor returns each frame processed; a bokeh_stream (camera previews)
+ * runs the model on the frame just pushed while it finishes the one before, and returns that
+ * one (one frame of latency, about the cost of the slower half per frame).
+ *
+ * Threading: a handle may be used from any thread. Frame calls (process, push, finish,
+ * prepare, get_mask) run one at a time: a concurrent one returns BOKEH_STATUS_BUSY instead of
+ * racing. Settings, background, reset and timings calls never return BUSY and never wait for
+ * a frame: settings are stored and applied at the next frame, timings are a snapshot of the
+ * last one — so a UI thread may call them while the camera thread processes. Different handles
+ * are independent and may run in parallel. The free functions are thread-safe.
+ *
+ * Colour: 8-bit sRGB; alpha is straight (not premultiplied) in and out, and cut-out mode writes
+ * straight alpha (the colour of a half-transparent hair pixel is the hair's, decontaminated).
+ *
+ * Orientation: set `rotation` (and `mirror`) in the settings to how the camera stores its frames;
+ * the model sees the picture upright, and `upright_output` turns the output too.
  */
 
 #ifndef BOKEH_H
@@ -49,18 +64,30 @@ typedef enum bokeh_status {
   BOKEH_STATUS_BUSY = 9,
   // A bug in bokeh (a caught panic). The processor remains usable.
   BOKEH_STATUS_INTERNAL = 10,
-  // The call needs state that does not exist yet (e.g. a mask before the first frame).
+  // The call needs state that does not exist yet (e.g. a mask before the first frame, or
+  // replace mode before a background).
   BOKEH_STATUS_NOT_READY = 11,
+  // The GPU backend is not available: not built into this library, no adapter found, or
+  // the GPU failed.
+  BOKEH_STATUS_GPU = 12,
 } bokeh_status;
 
-// A portrait-mode processor for one stream of frames (opaque to C).
+// A portrait-mode processor for one stream of frames (opaque to C): each call processes one
+// frame and returns it.
 typedef struct bokeh_processor bokeh_processor;
+
+// A pipelined portrait-mode stream (opaque to C): the model works on the frame just pushed
+// while the previous one is finished, so each push returns the frame before it.
+typedef struct bokeh_stream bokeh_stream;
 
 // What a processor produces (`bokeh_mode`).
 typedef uint32_t bokeh_mode;
 
 // Background blur kernel (`bokeh_blur`).
 typedef uint32_t bokeh_blur;
+
+// Where the pixel stages run (`bokeh_backend`).
+typedef uint32_t bokeh_backend;
 
 // Processing settings. Initialise with `bokeh_settings_init`, then change fields.
 //
@@ -104,6 +131,28 @@ typedef struct bokeh_settings {
   // blur from nothing at the person to full strength D × the diagonal away, so the ground at
   // their feet stays sharper than the far wall. Disc and hexagon blurs only.
   float focus_falloff;
+  // How the frames are stored: the clockwise rotation in degrees (0, 90, 180, 270) that turns
+  // them upright, as the camera reports it (Android `ImageInfo.getRotationDegrees()`; on iOS
+  // from the device orientation when the connection does not rotate the buffers). The model
+  // sees the picture upright. Default: 0. (This field and the ones after it were appended in
+  // the struct's third version.)
+  uint32_t rotation;
+  // After the rotation, the picture is mirrored left to right (1) or not (0, the default).
+  // Front cameras: set it when the upright output should look like a mirror.
+  uint32_t mirror;
+  // Write the output turned upright (1: width and height swapped for 90° and 270°, mirrored
+  // if `mirror`) or as the input is stored (0, the default; display it with the rotation).
+  // Turning costs one copy of the output. The mask of `get_mask` stays as stored.
+  uint32_t upright_output;
+  // With `temporal = 1`: the model looks at a crop around the people of the last frames
+  // (1, the default; small and distant people keep their mask) or always at the whole frame
+  // (0).
+  uint32_t tracking;
+  // Where the pixel stages run: one of the `BOKEH_BACKEND_*` constants. Default:
+  // `BOKEH_BACKEND_CPU`. `BOKEH_BACKEND_GPU` needs a library built with the GPU backend
+  // (`BOKEH_STATUS_GPU` otherwise, or when no adapter is found); `BOKEH_BACKEND_AUTO` takes a
+  // hardware GPU when there is one and the CPU otherwise.
+  bokeh_backend backend;
 } bokeh_settings;
 
 // Pixel formats (`bokeh_pixel_format`). 0 is deliberately invalid, so that a zeroed frame
@@ -213,6 +262,16 @@ typedef struct bokeh_timings {
 // A six-blade aperture: bright points become hexagons.
 #define BOKEH_BLUR_HEXAGON 2
 
+// The CPU cores (the default).
+#define BOKEH_BACKEND_CPU 0
+
+// A GPU through wgpu (Vulkan on Android, Metal on iOS), software adapters included; an error
+// (`BOKEH_STATUS_GPU`) when the library was built without it or no adapter is found.
+#define BOKEH_BACKEND_GPU 1
+
+// A hardware GPU when there is one, else the CPU.
+#define BOKEH_BACKEND_AUTO 2
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -277,7 +336,11 @@ enum bokeh_status bokeh_processor_create_from_memory(const uint8_t *data,
 // that was not destroyed.
 void bokeh_processor_destroy(struct bokeh_processor **processor);
 
-// Replaces the processor's settings (between frames). On error the old settings stay.
+// Replaces the processor's settings. They are checked now (an error leaves the old ones) and
+// take effect at the next frame, so this may be called from any thread at any time — while
+// another thread is inside `bokeh_processor_process` too — and never returns `BUSY`. A
+// setting that can only fail when applied (threads, the GPU backend) fails that next frame,
+// and the settings in force stay.
 //
 // # Safety
 // `processor` must be a live handle or NULL; `settings` NULL or a readable `bokeh_settings`.
@@ -285,14 +348,15 @@ enum bokeh_status bokeh_processor_set_settings(struct bokeh_processor *processor
                                                const struct bokeh_settings *settings);
 
 // Forgets the temporal smoothing's past (after a scene cut or a camera switch): the next
-// frame's mask is taken as the model gives it.
+// frame's mask is taken as the model gives it. Never `BUSY` (applied at the next frame).
 //
 // # Safety
 // `processor` must be a live handle or NULL.
 enum bokeh_status bokeh_processor_reset(struct bokeh_processor *processor);
 
-// Copies the processor's settings into `*settings`, whose `struct_size` the caller sets
-// (e.g. with `bokeh_settings_init`); only that many bytes are written.
+// Copies the processor's settings (the last ones set) into `*settings`, whose `struct_size`
+// the caller sets (e.g. with `bokeh_settings_init`); only that many bytes are written. Never
+// `BUSY`.
 //
 // # Safety
 // `processor` must be a live handle or NULL; `settings` NULL or a writable `bokeh_settings`
@@ -301,7 +365,7 @@ enum bokeh_status bokeh_processor_get_settings(struct bokeh_processor *processor
                                                struct bokeh_settings *settings);
 
 // Sets the background for `BOKEH_MODE_REPLACE` (any size and input format; the library copies
-// it and scales it to cover each frame). NULL removes it.
+// it and scales it to cover each frame), from the next frame on. NULL removes it. Never `BUSY`.
 //
 // # Safety
 // `processor` must be a live handle or NULL; `background` NULL or a frame whose planes are
@@ -309,11 +373,25 @@ enum bokeh_status bokeh_processor_get_settings(struct bokeh_processor *processor
 enum bokeh_status bokeh_processor_set_background(struct bokeh_processor *processor,
                                                  const struct bokeh_frame *background);
 
-// Processes one frame: `input` in any format, `output` the same width and height in the format
-// the mode writes (blur/replace: RGB, RGBA or BGRA; cutout: RGBA; mask: GRAY). For packed RGB
-// input in blur/replace modes the output must have the input's format. `output` may be the
-// same memory as `input` (in-place processing, one extra copy). On error the output's content
-// is unspecified but no byte outside its declared planes is touched.
+// Readies the processor for frames of `width` × `height` in `format` before the first one
+// arrives: the model plans are compiled and one black frame is run through every stage and
+// forgotten, so the first real frame costs what a steady one does (without it, the first frame
+// of each size stalls ≈ 85 ms per model plan). Call it at camera start and after a change of
+// size or rotation. Takes as long as that first frame would have (call it off the UI thread).
+//
+// # Safety
+// `processor` must be a live handle or NULL.
+enum bokeh_status bokeh_processor_prepare(struct bokeh_processor *processor,
+                                          uint32_t width,
+                                          uint32_t height,
+                                          bokeh_pixel_format format);
+
+// Processes one frame: `input` in any format, `output` the size the settings give (the input's,
+// or turned upright with `upright_output`) in the format the mode writes (blur/replace: RGB,
+// RGBA or BGRA; cutout: RGBA; mask: GRAY). For packed RGB input in blur/replace modes the
+// output must have the input's format. `output` may be the same memory as `input` (in-place
+// processing, one extra copy). On error the output's content is unspecified but no byte
+// outside its declared planes is touched.
 //
 // # Safety
 // `processor` must be a live handle or NULL; `input` and `output` NULL or frames whose planes
@@ -323,7 +401,8 @@ enum bokeh_status bokeh_processor_process(struct bokeh_processor *processor,
                                           const struct bokeh_frame *output);
 
 // Writes the soft person mask of the last processed frame (255 = person) into `mask`, a GRAY
-// frame of that frame's size.
+// frame of that frame's size as stored (not turned by `upright_output`). `BUSY` while another
+// thread is inside a frame call.
 //
 // # Safety
 // `processor` must be a live handle or NULL; `mask` NULL or a frame whose plane 0 is writable
@@ -331,12 +410,122 @@ enum bokeh_status bokeh_processor_process(struct bokeh_processor *processor,
 enum bokeh_status bokeh_processor_get_mask(struct bokeh_processor *processor,
                                            const struct bokeh_frame *mask);
 
-// Stage times of the last processed frame, in milliseconds.
+// Stage times of the last processed frame, in milliseconds. `BOKEH_STATUS_NOT_READY` before
+// the first frame. Never `BUSY` (a snapshot taken after each frame).
 //
 // # Safety
 // `processor` must be a live handle or NULL; `timings` NULL or writable.
 enum bokeh_status bokeh_processor_get_timings(struct bokeh_processor *processor,
                                               struct bokeh_timings *timings);
+
+// Creates a stream with the embedded model (see `bokeh_processor_create`). `settings` may be
+// NULL for the defaults; streams are for video, so the defaults here have `temporal = 1`.
+// `num_threads` is ignored: a stream's pixel work has a pool of one thread fewer than the
+// cores, the model the remaining one.
+//
+// # Safety
+// `settings` must be NULL or a readable `bokeh_settings`; `out` must be writable.
+enum bokeh_status bokeh_stream_create(const struct bokeh_settings *settings,
+                                      struct bokeh_stream **out);
+
+// Destroys the stream `*stream` (a frame still in flight is dropped) and sets `*stream` to
+// NULL. NULL or a NULL handle is a no-op. No other thread may be using the stream.
+//
+// # Safety
+// `stream` must be NULL or point to NULL or to a handle from `bokeh_stream_create` that was
+// not destroyed.
+void bokeh_stream_destroy(struct bokeh_stream **stream);
+
+// Frames between a push and its output: 1 (the model works one frame ahead).
+//
+// # Safety
+// `stream` must be a live handle or NULL (NULL gives 0).
+uint32_t bokeh_stream_latency_frames(const struct bokeh_stream *stream);
+
+// Pushes `input` and, when a previous frame is in flight, writes that frame's result into
+// `output` and sets `*written` to 1 (0 after the first push, when there is nothing to write
+// yet). `output` has the previous frame's size (turned upright with `upright_output`) and the
+// format the mode writes, as for `bokeh_processor_process`. The input is copied (or converted)
+// into the stream before `output` is written, so the caller's input buffer is free again when
+// the call returns and may be the output's memory.
+//
+// # Safety
+// `stream` must be a live handle or NULL; `input`, `output` as for `bokeh_processor_process`;
+// `written` NULL or writable.
+enum bokeh_status bokeh_stream_push(struct bokeh_stream *stream,
+                                    const struct bokeh_frame *input,
+                                    const struct bokeh_frame *output,
+                                    uint32_t *written);
+
+// Writes the result of the frame still in flight into `output` (its size and the mode's
+// format) and sets `*written` to 1; 0 when nothing was in flight. Call it at the end of a
+// recording or before `bokeh_stream_prepare`.
+//
+// # Safety
+// `stream` must be a live handle or NULL; `output` NULL or a frame whose plane 0 is writable
+// for its declared size; `written` NULL or writable.
+enum bokeh_status bokeh_stream_finish(struct bokeh_stream *stream,
+                                      const struct bokeh_frame *output,
+                                      uint32_t *written);
+
+// Readies the stream for frames of `width` × `height` in `format` (see
+// `bokeh_processor_prepare`): plans compiled, one black frame through both threads, forgotten.
+// Nothing may be in flight (call `bokeh_stream_finish` first).
+//
+// # Safety
+// `stream` must be a live handle or NULL.
+enum bokeh_status bokeh_stream_prepare(struct bokeh_stream *stream,
+                                       uint32_t width,
+                                       uint32_t height,
+                                       bokeh_pixel_format format);
+
+// As `bokeh_processor_set_settings`, for a stream (applied from the next push; never `BUSY`).
+//
+// # Safety
+// `stream` must be a live handle or NULL; `settings` NULL or a readable `bokeh_settings`.
+enum bokeh_status bokeh_stream_set_settings(struct bokeh_stream *stream,
+                                            const struct bokeh_settings *settings);
+
+// As `bokeh_processor_get_settings`, for a stream.
+//
+// # Safety
+// `stream` must be a live handle or NULL; `settings` NULL or a writable `bokeh_settings` of
+// `struct_size` bytes.
+enum bokeh_status bokeh_stream_get_settings(struct bokeh_stream *stream,
+                                            struct bokeh_settings *settings);
+
+// As `bokeh_processor_set_background`, for a stream.
+//
+// # Safety
+// `stream` must be a live handle or NULL; `background` NULL or a frame whose planes are
+// readable as it describes.
+enum bokeh_status bokeh_stream_set_background(struct bokeh_stream *stream,
+                                              const struct bokeh_frame *background);
+
+// Forgets the past (temporal smoothing, tracked people) from the next push on: after a cut or
+// a camera switch. Never `BUSY`.
+//
+// # Safety
+// `stream` must be a live handle or NULL.
+enum bokeh_status bokeh_stream_reset(struct bokeh_stream *stream);
+
+// Stage times of the last output frame (preprocess and inference as the model's thread
+// measured them; `total_ms` is the push call). `BOKEH_STATUS_NOT_READY` before the first
+// output. Never `BUSY`.
+//
+// # Safety
+// `stream` must be a live handle or NULL; `timings` NULL or writable.
+enum bokeh_status bokeh_stream_get_timings(struct bokeh_stream *stream,
+                                           struct bokeh_timings *timings);
+
+// Writes the soft person mask of the last output frame (255 = person, as the input is stored)
+// into `mask`, a GRAY frame of that frame's size. `BUSY` while another thread pushes.
+//
+// # Safety
+// `stream` must be a live handle or NULL; `mask` NULL or a frame whose plane 0 is writable for
+// its declared size.
+enum bokeh_status bokeh_stream_get_mask(struct bokeh_stream *stream,
+                                        const struct bokeh_frame *mask);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,14 +7,16 @@
 //! `name format color width height mode blur strength input_file expected_file output_format`,
 //! with formats and modes as the numbers of `bokeh.h`; planes are stored one after another,
 //! tightly packed. `background.rgb` (with `background W H` as the first line) is the
-//! replacement background.
+//! replacement background. `rotated W H ROTATION MIRROR` is an RGBA frame stored turned
+//! (`rotated.in`) with its upright output (`rotated.expected`); `stream W H N` is N RGBA frames
+//! (`stream_K.in`) through a stream with temporal smoothing, whose outputs are `stream_K.expected`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use bokeh::{
-    BlurKind, Frame, Mode, Options, Pipeline, PixelFormat, Segmenter, YuvColor, YuvFrame, YuvLayout, YuvMatrix,
-    YuvRange,
+    orient_into, BlurKind, Frame, Mode, Options, Orientation, Pipeline, PixelFormat, Rotation, Segmenter, Stream,
+    Temporal, YuvColor, YuvFrame, YuvLayout, YuvMatrix, YuvRange,
 };
 use bokeh_ffi::*;
 use image::imageops::FilterType;
@@ -91,6 +93,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             c_format_of(out_format)
         )?;
     }
+    // A frame stored sideways and mirrored (a front camera held upright), turned upright:
+    // (90°, mirrored) undoes itself, so the stored frame is the photo turned the same way.
+    let o = Orientation::new(Rotation::Cw90, true);
+    let rgba = rgb.as_ref().to_owned_format(PixelFormat::Rgba8)?;
+    let (sw, sh) = o.upright_size(rgba.width(), rgba.height());
+    let mut stored = Frame::new(sw, sh, PixelFormat::Rgba8)?;
+    orient_into(rgba.as_ref(), o, &mut stored.as_mut())?;
+    let options = Options::default().with_orientation(o).with_upright_output(true);
+    let expected = Pipeline::new(&segmenter, options)?.process(stored.as_ref())?;
+    std::fs::write(out.join("rotated.in"), stored.data())?;
+    std::fs::write(out.join("rotated.expected"), expected.data())?;
+    writeln!(manifest, "rotated {sw} {sh} 90 1")?;
+    // A short video through a stream (temporal smoothing and tracking on): the photo panning.
+    let mut stream = Stream::new(&segmenter, Options::default().with_temporal(Some(Temporal::default())))?;
+    let mut frame_out = Frame::new(rgba.width(), rgba.height(), PixelFormat::Rgba8)?;
+    let frames = 4;
+    let mut written = 0;
+    for k in 0..frames {
+        let mut data = rgba.data().to_vec();
+        for row in data.chunks_mut(rgba.width() as usize * 4) {
+            row.rotate_right(4 * 3 * k);
+        }
+        std::fs::write(out.join(format!("stream_{k}.in")), &data)?;
+        let frame = Frame::from_vec(data, rgba.width(), rgba.height(), PixelFormat::Rgba8)?;
+        if stream.push(frame.as_ref(), &mut frame_out.as_mut())? {
+            std::fs::write(out.join(format!("stream_{written}.expected")), frame_out.data())?;
+            written += 1;
+        }
+    }
+    stream.finish(&mut frame_out.as_mut())?;
+    std::fs::write(out.join(format!("stream_{written}.expected")), frame_out.data())?;
+    writeln!(manifest, "stream {} {} {frames}", rgba.width(), rgba.height())?;
     std::fs::write(out.join("manifest.txt"), manifest)?;
     std::fs::write(out.join("model.onnx"), bokeh::SELFIE_SQUARE_ONNX)?;
     println!("wrote {}", out.display());

@@ -34,13 +34,16 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bokeh::{
-    BlurKind, Error, Frame, FrameMut, FrameRef, Mode, ModelSpec, Options, Pipeline, PixelFormat, Refine, Segmenter,
-    YuvColor, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange,
+    Backend, BlurKind, Error, Frame, FrameMut, FrameRef, Mode, ModelSpec, Options, Orientation, Pipeline, PixelFormat,
+    Refine, Rotation, Segmenter, Stream, YuvColor, YuvFrameRef, YuvLayout, YuvMatrix, YuvRange,
 };
+
+mod handle;
+use handle::{scratch_frame, Engine, Handle, Slot, Source};
 
 /// Version of the C ABI described by `bokeh.h`; bumped on any incompatible change.
 pub const BOKEH_ABI_VERSION: u32 = 1;
@@ -72,8 +75,12 @@ pub enum BokehStatus {
     Busy = 9,
     /// A bug in bokeh (a caught panic). The processor remains usable.
     Internal = 10,
-    /// The call needs state that does not exist yet (e.g. a mask before the first frame).
+    /// The call needs state that does not exist yet (e.g. a mask before the first frame, or
+    /// replace mode before a background).
     NotReady = 11,
+    /// The GPU backend is not available: not built into this library, no adapter found, or
+    /// the GPU failed.
+    Gpu = 12,
 }
 
 /// Pixel formats (`bokeh_pixel_format`). 0 is deliberately invalid, so that a zeroed frame
@@ -126,6 +133,16 @@ pub const BOKEH_BLUR_DISC: BokehBlur = 0;
 pub const BOKEH_BLUR_GAUSSIAN: BokehBlur = 1;
 /// A six-blade aperture: bright points become hexagons.
 pub const BOKEH_BLUR_HEXAGON: BokehBlur = 2;
+
+/// Where the pixel stages run (`bokeh_backend`).
+pub type BokehBackend = u32;
+/// The CPU cores (the default).
+pub const BOKEH_BACKEND_CPU: BokehBackend = 0;
+/// A GPU through wgpu (Vulkan on Android, Metal on iOS), software adapters included; an error
+/// (`BOKEH_STATUS_GPU`) when the library was built without it or no adapter is found.
+pub const BOKEH_BACKEND_GPU: BokehBackend = 1;
+/// A hardware GPU when there is one, else the CPU.
+pub const BOKEH_BACKEND_AUTO: BokehBackend = 2;
 
 /// An image in caller memory.
 ///
@@ -198,11 +215,38 @@ pub struct BokehSettings {
     /// blur from nothing at the person to full strength D × the diagonal away, so the ground at
     /// their feet stays sharper than the far wall. Disc and hexagon blurs only.
     pub focus_falloff: f32,
+    /// How the frames are stored: the clockwise rotation in degrees (0, 90, 180, 270) that turns
+    /// them upright, as the camera reports it (Android `ImageInfo.getRotationDegrees()`; on iOS
+    /// from the device orientation when the connection does not rotate the buffers). The model
+    /// sees the picture upright. Default: 0. (This field and the ones after it were appended in
+    /// the struct's third version.)
+    pub rotation: u32,
+    /// After the rotation, the picture is mirrored left to right (1) or not (0, the default).
+    /// Front cameras: set it when the upright output should look like a mirror.
+    pub mirror: u32,
+    /// Write the output turned upright (1: width and height swapped for 90° and 270°, mirrored
+    /// if `mirror`) or as the input is stored (0, the default; display it with the rotation).
+    /// Turning costs one copy of the output. The mask of `get_mask` stays as stored.
+    pub upright_output: u32,
+    /// With `temporal = 1`: the model looks at a crop around the people of the last frames
+    /// (1, the default; small and distant people keep their mask) or always at the whole frame
+    /// (0).
+    pub tracking: u32,
+    /// Where the pixel stages run: one of the `BOKEH_BACKEND_*` constants. Default:
+    /// `BOKEH_BACKEND_CPU`. `BOKEH_BACKEND_GPU` needs a library built with the GPU backend
+    /// (`BOKEH_STATUS_GPU` otherwise, or when no adapter is found); `BOKEH_BACKEND_AUTO` takes a
+    /// hardware GPU when there is one and the CPU otherwise.
+    pub backend: BokehBackend,
 }
 
-/// The smallest `struct_size` accepted: the first published layout of [`BokehSettings`], which
-/// ended with `temporal`.
-const SETTINGS_V1_SIZE: usize = std::mem::offset_of!(BokehSettings, bloom);
+/// The sizes of the published layouts of [`BokehSettings`]: the first ended with `temporal`,
+/// the second with `focus_falloff`, the third is the current one. Any other `struct_size`
+/// smaller than the current one is a caller's mistake.
+const SETTINGS_SIZES: [usize; 3] = [
+    std::mem::offset_of!(BokehSettings, bloom),
+    std::mem::offset_of!(BokehSettings, rotation),
+    std::mem::size_of::<BokehSettings>(),
+];
 
 impl Default for BokehSettings {
     fn default() -> Self {
@@ -219,6 +263,11 @@ impl Default for BokehSettings {
             edge_feather: 1.0,
             decontaminate: 1,
             focus_falloff: 0.0,
+            rotation: 0,
+            mirror: 0,
+            upright_output: 0,
+            tracking: 1,
+            backend: BOKEH_BACKEND_CPU,
         }
     }
 }
@@ -243,20 +292,13 @@ pub struct BokehTimings {
     pub total_ms: f32,
 }
 
-/// A portrait-mode processor for one stream of frames (opaque to C).
-pub struct BokehProcessor {
-    inner: Mutex<Processor>,
-}
+/// A portrait-mode processor for one stream of frames (opaque to C): each call processes one
+/// frame and returns it.
+pub struct BokehProcessor(Handle<Pipeline>);
 
-struct Processor {
-    pipeline: Pipeline,
-    settings: BokehSettings,
-    pool: Option<rayon::ThreadPool>,
-    /// Converted or copied input, reused from frame to frame.
-    scratch: Option<Frame>,
-    timings: BokehTimings,
-    has_frame: bool,
-}
+/// A pipelined portrait-mode stream (opaque to C): the model works on the frame just pushed
+/// while the previous one is finished, so each push returns the frame before it.
+pub struct BokehStream(Handle<Stream>);
 
 // ---------------------------------------------------------------------------------------------
 // Errors and the panic guard
@@ -287,8 +329,9 @@ impl Failure {
             Error::Io { .. } => BokehStatus::Io,
             // A frame over the pixel limit, or pixels that cannot be decoded: the frame's fault.
             Error::TooLarge { .. } | Error::Decode(_) => BokehStatus::InvalidFrame,
-            // The C API neither encodes images nor opens a GPU (yet): reaching these is a bug.
-            Error::Encode(_) | Error::Gpu { .. } => BokehStatus::Internal,
+            Error::Gpu { .. } => BokehStatus::Gpu,
+            // The C API does not encode images: reaching this is a bug.
+            Error::Encode(_) => BokehStatus::Internal,
             // A variant added to the library and not mapped here yet.
             _ => BokehStatus::Internal,
         };
@@ -334,7 +377,33 @@ fn guard(body: impl FnOnce() -> FfiResult) -> BokehStatus {
 // ---------------------------------------------------------------------------------------------
 // Conversions from C descriptions
 
-/// Reads a caller's settings struct of any known size.
+/// The `struct_size` of a caller's settings struct, checked: the size of a published layout, or
+/// larger (a newer header's), never more than 4 KiB.
+///
+/// # Safety
+/// `ptr` must be non-null and point to at least 4 readable bytes.
+unsafe fn settings_size(ptr: *const BokehSettings, what: &str) -> FfiResult<usize> {
+    // SAFETY: the caller promises a readable struct; its first field is the u32 size.
+    let size = unsafe { std::ptr::read_unaligned(ptr.cast::<u32>()) } as usize;
+    let ours = std::mem::size_of::<BokehSettings>();
+    if size < ours && !SETTINGS_SIZES.contains(&size) {
+        return Err(Failure::new(
+            BokehStatus::Version,
+            format!(
+                "{what}: struct_size is {size}, not the size of a bokeh_settings layout ({SETTINGS_SIZES:?}; call \
+                 bokeh_settings_init first)"
+            ),
+        ));
+    }
+    if size > 4096 || !size.is_multiple_of(4) {
+        return Err(Failure::new(BokehStatus::Version, format!("{what}: struct_size {size} is not a settings size")));
+    }
+    Ok(size)
+}
+
+/// Reads a caller's settings struct of any published size. A larger struct, from a newer
+/// header, is read when the fields this library does not know are all zero (a new field's zero
+/// means "as before"); otherwise the caller asks for something this library cannot do.
 ///
 /// # Safety
 /// `ptr` must be NULL or point to at least `struct_size` readable bytes (and at least 4).
@@ -342,33 +411,41 @@ unsafe fn read_settings(ptr: *const BokehSettings, what: &str) -> FfiResult<Boke
     if ptr.is_null() {
         return Ok(BokehSettings::default());
     }
-    // SAFETY: the caller promises a readable struct; its first field is the u32 size.
-    let size = unsafe { std::ptr::read_unaligned(ptr.cast::<u32>()) } as usize;
-    if !(SETTINGS_V1_SIZE..=std::mem::size_of::<BokehSettings>()).contains(&size) {
-        return Err(Failure::new(
-            BokehStatus::Version,
-            format!(
-                "{what}: struct_size is {size}, this library accepts {SETTINGS_V1_SIZE}..={} \
-                 (call bokeh_settings_init first)",
-                std::mem::size_of::<BokehSettings>()
-            ),
-        ));
+    // SAFETY: forwarded contract.
+    let size = unsafe { settings_size(ptr, what)? };
+    let ours = std::mem::size_of::<BokehSettings>();
+    if size > ours {
+        // SAFETY: the caller promises `size` readable bytes.
+        let extra = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>().add(ours), size - ours) };
+        if extra.iter().any(|&b| b != 0) {
+            return Err(Failure::new(
+                BokehStatus::Version,
+                format!(
+                    "{what}: struct_size is {size}, from a newer bokeh.h, and sets fields this library ({ours} \
+                     bytes, version {}) does not have",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
     }
+    let size = size.min(ours);
     let mut settings = BokehSettings::default();
     // SAFETY: `size` bytes are readable at `ptr` and fit in `settings`; every bit pattern is a
     // valid value for the plain integer/float fields.
     unsafe {
         std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), (&mut settings as *mut BokehSettings).cast::<u8>(), size)
     };
-    settings.struct_size = std::mem::size_of::<BokehSettings>() as u32;
+    settings.struct_size = ours as u32;
     Ok(settings)
 }
 
-/// Library options for `settings`, keeping the background of `previous`.
-fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResult<Options> {
+/// Library options for `settings` with `background`. Replace mode without a background yet
+/// gives blur options (the frame call refuses to run until a background is set).
+fn options_for(settings: &BokehSettings, background: Option<Arc<Frame>>) -> FfiResult<Options> {
     let mode = match settings.mode {
         BOKEH_MODE_BLUR => Mode::Blur,
-        BOKEH_MODE_REPLACE => Mode::Replace,
+        BOKEH_MODE_REPLACE if background.is_some() => Mode::Replace,
+        BOKEH_MODE_REPLACE => Mode::Blur,
         BOKEH_MODE_CUTOUT => Mode::Cutout,
         BOKEH_MODE_MASK => Mode::Mask,
         other => {
@@ -405,6 +482,27 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
         ));
     }
     let temporal = switch("temporal", settings.temporal)?.then(bokeh::Temporal::default);
+    let rotation =
+        Rotation::from_degrees(settings.rotation).map_err(|e| Failure::from_error("settings.rotation", e))?;
+    let orientation = Orientation::new(rotation, switch("mirror", settings.mirror)?);
+    let tracking = switch("tracking", settings.tracking)?.then(bokeh::Tracking::default);
+    let backend = match settings.backend {
+        BOKEH_BACKEND_CPU => Backend::Cpu,
+        BOKEH_BACKEND_GPU => Backend::Gpu,
+        BOKEH_BACKEND_AUTO => Backend::Auto,
+        other => {
+            return Err(Failure::new(
+                BokehStatus::InvalidArgument,
+                format!("settings.backend: unknown backend {other}"),
+            ))
+        }
+    };
+    if !backend.is_built() {
+        return Err(Failure::new(
+            BokehStatus::Gpu,
+            "settings.backend: this build of the library has no GPU backend (build bokeh-ffi with the `gpu` feature)",
+        ));
+    }
     let refine = switch("refine", settings.refine)?
         .then(|| Refine::default().with_ramp(settings.edge_threshold, settings.edge_feather));
     let mut options = Options::default()
@@ -415,8 +513,12 @@ fn options_for(settings: &BokehSettings, previous: Option<&Options>) -> FfiResul
         .with_bloom(settings.bloom)
         .with_refine(refine)
         .with_decontaminate(switch("decontaminate", settings.decontaminate)?)
-        .with_focus_falloff((falloff > 0.0).then_some(falloff));
-    options.background = previous.and_then(|o| o.background.clone());
+        .with_focus_falloff((falloff > 0.0).then_some(falloff))
+        .with_orientation(orientation)
+        .with_upright_output(switch("upright_output", settings.upright_output)?)
+        .with_tracking(tracking)
+        .with_backend(backend);
+    options.background = background;
     // The ranges are the library's to check (one source of truth); above are only the C
     // encodings (enum codes, 0/1 switches, 0 = off, the thread count).
     options.validate().map_err(|e| Failure::from_error("settings", e))?;
@@ -557,172 +659,161 @@ fn ms(d: Duration) -> f32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processor
+// Frames through an engine
 
-impl Processor {
-    fn new(segmenter: &Segmenter, settings: BokehSettings) -> FfiResult<Self> {
-        let options = options_for(&settings, None)?;
-        let pipeline =
-            Pipeline::new(segmenter, options).map_err(|e| Failure::from_error("creating the pipeline", e))?;
-        let mut processor = Processor {
-            pipeline,
-            settings,
-            pool: None,
-            scratch: None,
-            timings: BokehTimings::default(),
-            has_frame: false,
-        };
-        processor.apply_threads()?;
-        Ok(processor)
+/// Checks `input` and `output` for `slot`'s mode, views them, and runs one frame through the
+/// engine: `Ok((written, timings))`, `written` false when the engine had no frame to write yet.
+///
+/// # Safety
+/// As for `bokeh_processor_process`: the input planes readable, the output plane writable, for
+/// their declared sizes.
+unsafe fn run_frame<E: Engine>(
+    slot: &mut Slot<E>,
+    input: &BokehFrame,
+    output: &BokehFrame,
+    same_frame: bool,
+) -> FfiResult<(bool, Option<BokehTimings>)> {
+    let start = Instant::now();
+    if slot.settings.mode == BOKEH_MODE_REPLACE && !slot.has_background {
+        return Err(Failure::new(
+            BokehStatus::NotReady,
+            "BOKEH_MODE_REPLACE needs a background: call set_background before the first frame",
+        ));
     }
-
-    fn apply_threads(&mut self) -> FfiResult<()> {
-        let wanted = self.settings.num_threads as usize;
-        if self.pool.as_ref().map(|p| p.current_num_threads()) == Some(wanted) || (wanted == 0 && self.pool.is_none()) {
-            return Ok(());
+    let out_format = output_format(output, "output")?;
+    let options = slot.engine.options();
+    let mode = options.mode;
+    let keeps_format = matches!(mode, Mode::Blur | Mode::Replace);
+    let required = match mode {
+        Mode::Cutout => Some((PixelFormat::Rgba8, "BOKEH_MODE_CUTOUT writes RGBA")),
+        Mode::Mask => Some((PixelFormat::Gray8, "BOKEH_MODE_MASK writes GRAY")),
+        _ if out_format == PixelFormat::Gray8 => {
+            Some((PixelFormat::Rgba8, "blur and replace modes write RGB, RGBA or BGRA, not GRAY"))
         }
-        self.pool = if wanted == 0 {
-            None
-        } else {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(wanted)
-                .thread_name(|i| format!("bokeh-{i}"))
-                .build()
-                .map_err(|e| Failure::new(BokehStatus::Internal, format!("cannot start {wanted} threads: {e}")))?;
-            Some(pool)
-        };
-        Ok(())
+        _ => None,
+    };
+    if let Some((format, why)) = required.filter(|(format, _)| *format != out_format) {
+        return Err(Failure::new(
+            BokehStatus::UnsupportedFormat,
+            format!("output is {out_format:?}, expected {format:?}: {why}"),
+        ));
     }
-
-    fn set_settings(&mut self, settings: BokehSettings) -> FfiResult<()> {
-        let options = options_for(&settings, Some(self.pipeline.options()))?;
-        self.pipeline.set_options(options).map_err(|e| Failure::from_error("settings", e))?;
-        self.settings = settings;
-        self.apply_threads()
+    // A processor's output is this frame's; a stream's is the previous frame's (checked by it).
+    let (ow, oh) = options.output_size(input.width, input.height);
+    if same_frame && (ow, oh) != (output.width, output.height) {
+        let turned = if (ow, oh) != (input.width, input.height) { " (turned upright)" } else { "" };
+        return Err(Failure::new(
+            BokehStatus::SizeMismatch,
+            format!(
+                "output is {}x{}, expected {ow}x{oh}{turned} for the {}x{} input",
+                output.width, output.height, input.width, input.height
+            ),
+        ));
     }
-
-    fn run<T>(&mut self, f: impl FnOnce(&mut Self) -> T + Send) -> T
-    where
-        T: Send,
-    {
-        match self.pool.take() {
-            Some(pool) => {
-                let result = pool.install(|| f(self));
-                self.pool = Some(pool);
-                result
-            }
-            None => f(self),
-        }
-    }
-
-    /// The scratch frame, sized and formatted for this input.
-    fn scratch(&mut self, width: u32, height: u32, format: PixelFormat) -> FfiResult<&mut Frame> {
-        let fits =
-            self.scratch.as_ref().is_some_and(|f| (f.width(), f.height(), f.format()) == (width, height, format));
-        if !fits {
-            self.scratch = None;
-            self.scratch = Some(Frame::new(width, height, format).map_err(frame_error("scratch frame"))?);
-        }
-        self.scratch.as_mut().ok_or_else(|| Failure::new(BokehStatus::Internal, "scratch frame missing"))
-    }
-
-    /// # Safety
-    /// As for `bokeh_processor_process`.
-    unsafe fn process(&mut self, input: &BokehFrame, output: &BokehFrame) -> FfiResult<()> {
-        let start = Instant::now();
-        let out_format = output_format(output, "output")?;
-        let mode = self.pipeline.options().mode;
-        let keeps_format = matches!(mode, Mode::Blur | Mode::Replace);
-        let required = match mode {
-            Mode::Cutout => Some((PixelFormat::Rgba8, "BOKEH_MODE_CUTOUT writes RGBA")),
-            Mode::Mask => Some((PixelFormat::Gray8, "BOKEH_MODE_MASK writes GRAY")),
-            _ => None,
-        };
-        if let Some((format, why)) = required.filter(|(format, _)| *format != out_format) {
-            return Err(Failure::new(
+    // SAFETY: the input planes are readable per the caller's contract. When input and output
+    // overlap, the view is copied to the scratch frame and not used after the output is viewed
+    // mutably.
+    let view = unsafe { input_view(input, "input")? };
+    let t0 = Instant::now();
+    let in_place = overlaps(input, output);
+    let copied =
+        match view {
+            Input::Packed(f) if f.format() == PixelFormat::Gray8 => return Err(Failure::new(
                 BokehStatus::UnsupportedFormat,
-                format!("output is {out_format:?}, expected {format:?}: {why}"),
-            ));
-        }
-        if (input.width, input.height) != (output.width, output.height) {
-            return Err(Failure::new(
-                BokehStatus::SizeMismatch,
-                format!("output is {}x{}, the input is {}x{}", output.width, output.height, input.width, input.height),
-            ));
-        }
-        // SAFETY: the input planes are readable per the caller's contract. When input and
-        // output overlap, the view is copied to `scratch` and not used after the output is
-        // viewed mutably.
-        let view = unsafe { input_view(input, "input")? };
-        let t0 = Instant::now();
-        let in_place = overlaps(input, output);
-        let copied = match view {
+                "input is GRAY: the model needs a colour picture (RGB, RGBA, BGRA or a Y′CbCr format); GRAY is for \
+                 masks written out",
+            )),
             Input::Packed(f) if keeps_format && f.format() != out_format => {
                 return Err(Failure::new(
                     BokehStatus::UnsupportedFormat,
                     format!(
-                        "input is {:?} and output {out_format:?}: in blur and replace modes the output has the \
-                         input's format",
-                        f.format()
-                    ),
+                    "input is {:?} and output {out_format:?}: in blur and replace modes the output has the input's \
+                     format",
+                    f.format()
+                ),
                 ))
             }
             Input::Packed(f) if in_place => {
-                self.scratch(f.width(), f.height(), f.format())?.copy_from(f);
+                scratch_frame(&mut slot.scratch, f.width(), f.height(), f.format())
+                    .map_err(frame_error("scratch frame"))?
+                    .copy_from(f);
                 true
             }
-            Input::Packed(_) => false,
-            Input::Yuv(y) => {
-                // Convert straight into the output's order where the pipeline keeps the format.
+            Input::Yuv(y) if in_place => {
                 let format = if keeps_format { out_format } else { PixelFormat::Rgb8 };
-                y.to_rgb_into(&mut self.scratch(y.width(), y.height(), format)?.as_mut())
-                    .map_err(frame_error("input"))?;
+                let frame = scratch_frame(&mut slot.scratch, y.width(), y.height(), format)
+                    .map_err(frame_error("scratch frame"))?;
+                y.to_rgb_into(&mut frame.as_mut()).map_err(frame_error("input"))?;
                 true
             }
+            Input::Packed(_) | Input::Yuv(_) => false,
         };
-        let convert = t0.elapsed();
-        // SAFETY: writable per the contract; if it overlaps the input, the input was copied.
-        let mut out = unsafe { output_view(output, "output")? };
-        let result = match (copied, view) {
-            (false, Input::Packed(frame)) => self.run(|p| p.pipeline.process_into(frame, &mut out)),
-            _ => {
-                let scratch = self.scratch.take().ok_or_else(|| Failure::new(BokehStatus::Internal, "no scratch"))?;
-                let result = self.run(|p| p.pipeline.process_into(scratch.as_ref(), &mut out));
-                self.scratch = Some(scratch);
-                result
-            }
+    let convert = t0.elapsed();
+    // SAFETY: writable per the contract; if it overlaps the input, the input was copied.
+    let mut out = unsafe { output_view(output, "output")? };
+    let yuv_format = if keeps_format { out_format } else { PixelFormat::Rgb8 };
+    let result = if copied {
+        let scratch = slot.scratch.take().ok_or_else(|| Failure::new(BokehStatus::Internal, "no scratch"))?;
+        let result = slot.run(|s| s.engine.submit(Source::Packed(scratch.as_ref()), &mut None, &mut out));
+        slot.scratch = Some(scratch);
+        result
+    } else {
+        let source = match view {
+            Input::Packed(frame) => Source::Packed(frame),
+            Input::Yuv(y) => Source::Yuv(y, yuv_format),
         };
-        result.map_err(|e| Failure::from_error("processing", e))?;
-        let t = self.pipeline.timings();
-        self.timings = BokehTimings {
-            convert_ms: ms(convert),
-            preprocess_ms: ms(t.preprocess),
-            inference_ms: ms(t.inference),
-            upsample_ms: ms(t.upsample),
-            blur_ms: ms(t.blur),
-            composite_ms: ms(t.composite),
-            total_ms: ms(start.elapsed()),
-        };
-        self.has_frame = true;
-        Ok(())
+        slot.run(|s| s.engine.submit(source, &mut s.scratch, &mut out))
+    };
+    let written = result.map_err(|e| Failure::from_error("processing", e))?;
+    if !written {
+        return Ok((false, None));
     }
+    slot.has_frame = true;
+    let t = slot.engine.timings();
+    let timings = BokehTimings {
+        convert_ms: ms(convert),
+        preprocess_ms: ms(t.preprocess),
+        inference_ms: ms(t.inference),
+        upsample_ms: ms(t.upsample),
+        blur_ms: ms(t.blur),
+        composite_ms: ms(t.composite),
+        total_ms: ms(start.elapsed()),
+    };
+    Ok((true, Some(timings)))
 }
 
-/// Borrows a processor's state without blocking.
-fn lock<'a>(processor: *const BokehProcessor) -> FfiResult<std::sync::MutexGuard<'a, Processor>> {
-    // SAFETY: non-null handles come from `bokeh_processor_create*` and stay valid until
-    // `bokeh_processor_destroy`, per the API contract.
-    let handle = unsafe { processor.as_ref::<'a>() }.ok_or_else(|| Failure::null("processor"))?;
-    match handle.inner.try_lock() {
-        Ok(guard) => Ok(guard),
-        // A panic inside an earlier call was reported then; the state holds only buffers that
-        // are rebuilt as needed, so the processor stays usable.
-        Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
-        Err(TryLockError::WouldBlock) => Err(Failure::new(
-            BokehStatus::Busy,
-            "processor is in use by another thread (one call at a time per processor)",
-        )),
+/// The handle behind a C pointer.
+fn handle<'a, T>(ptr: *const T, what: &str) -> FfiResult<&'a T> {
+    // SAFETY: non-null handles come from the create calls and stay valid until destroy, per
+    // the API contract.
+    unsafe { ptr.as_ref::<'a>() }.ok_or_else(|| Failure::null(what))
+}
+
+fn processor<'a>(ptr: *const BokehProcessor) -> FfiResult<&'a Handle<Pipeline>> {
+    handle(ptr, "processor").map(|p| &p.0)
+}
+
+fn stream<'a>(ptr: *const BokehStream) -> FfiResult<&'a Handle<Stream>> {
+    handle(ptr, "stream").map(|s| &s.0)
+}
+
+/// Writes a new handle to `out` (cleared first, so every failure leaves NULL behind).
+fn create_handle<H>(
+    make: impl FnOnce(BokehSettings) -> FfiResult<H>,
+    settings: *const BokehSettings,
+    out: *mut *mut H,
+) -> FfiResult<()> {
+    if out.is_null() {
+        return Err(Failure::null("out (the address for the new handle)"));
     }
+    // SAFETY: `out` is non-null and writable per the contract.
+    unsafe { out.write(std::ptr::null_mut()) };
+    // SAFETY: NULL or a readable settings struct, per the contract.
+    let settings = unsafe { read_settings(settings, "settings")? };
+    let handle = Box::new(make(settings)?);
+    // SAFETY: as above.
+    unsafe { out.write(Box::into_raw(handle)) };
+    Ok(())
 }
 
 fn create(
@@ -730,19 +821,109 @@ fn create(
     settings: *const BokehSettings,
     out: *mut *mut BokehProcessor,
 ) -> FfiResult<()> {
-    if out.is_null() {
-        return Err(Failure::null("out (the address for the new processor)"));
+    create_handle(
+        |settings| {
+            let segmenter = segmenter()?;
+            Handle::new(settings, |options| Pipeline::new(&segmenter, options)).map(BokehProcessor)
+        },
+        settings,
+        out,
+    )
+}
+
+/// Frees a handle made by [`create_handle`] and nulls the caller's pointer.
+///
+/// # Safety
+/// `slot` must be NULL or point to NULL or to a live handle.
+unsafe fn destroy_handle<H>(slot: *mut *mut H) {
+    // SAFETY: readable and writable per the contract when non-null.
+    if let Some(slot) = unsafe { slot.as_mut() } {
+        let handle = std::mem::replace(slot, std::ptr::null_mut());
+        if !handle.is_null() {
+            // SAFETY: made by `Box::into_raw` in `create_handle` and not freed yet.
+            drop(unsafe { Box::from_raw(handle) });
+        }
     }
-    // SAFETY: `out` is non-null and writable per the contract; cleared first so that every
-    // failure leaves NULL behind.
-    unsafe { out.write(std::ptr::null_mut()) };
-    // SAFETY: NULL or a readable settings struct, per the contract.
-    let settings = unsafe { read_settings(settings, "settings")? };
-    let processor = Processor::new(&segmenter()?, settings)?;
-    let handle = Box::new(BokehProcessor { inner: Mutex::new(processor) });
-    // SAFETY: as above.
-    unsafe { out.write(Box::into_raw(handle)) };
+}
+
+/// Copies settings into a caller's struct of `struct_size` bytes (a newer, larger struct gets
+/// the fields this library knows and zeros after them).
+///
+/// # Safety
+/// `out` must be non-null and writable for its `struct_size` bytes.
+unsafe fn write_settings(current: BokehSettings, out: *mut BokehSettings) -> FfiResult<()> {
+    // SAFETY: readable per the contract.
+    let size = unsafe { settings_size(out, "settings")? };
+    let known = size.min(std::mem::size_of::<BokehSettings>());
+    let mut current = current;
+    current.struct_size = size as u32;
+    // SAFETY: `size` bytes are writable at `out` per the contract; `known` ≤ both sizes.
+    unsafe {
+        std::ptr::copy_nonoverlapping((&current as *const BokehSettings).cast::<u8>(), out.cast::<u8>(), known);
+        std::ptr::write_bytes(out.cast::<u8>().add(known), 0, size - known);
+    }
     Ok(())
+}
+
+/// Copies a background description into a frame of the library's own.
+///
+/// # Safety
+/// `background` must be NULL or a frame whose planes are readable as it describes.
+unsafe fn background_copy(background: *const BokehFrame) -> FfiResult<Option<Arc<Frame>>> {
+    // SAFETY: readable per the contract when non-null.
+    let Some(frame) = (unsafe { background.as_ref() }) else { return Ok(None) };
+    // SAFETY: as documented.
+    let copy = match unsafe { input_view(frame, "background")? } {
+        Input::Packed(f) => Frame::from_ref(f),
+        // Converted in the shared pool (rayon's global one is never started).
+        Input::Yuv(y) => {
+            handle::shared_pool()?.install(|| y.to_frame(PixelFormat::Rgb8)).map_err(frame_error("background"))?
+        }
+    };
+    Ok(Some(Arc::new(copy)))
+}
+
+/// The size and format a prepare call names.
+fn prepare_args(width: u32, height: u32, format: BokehPixelFormat) -> FfiResult<PixelFormat> {
+    let probe = BokehFrame {
+        width,
+        height,
+        format,
+        color: 0,
+        planes: [std::ptr::null_mut(); 3],
+        strides: [0; 3],
+        sizes: [0; 3],
+    };
+    let format = match layout_of(&probe, "prepare")? {
+        Layout::Packed(PixelFormat::Gray8) => {
+            return Err(Failure::new(BokehStatus::UnsupportedFormat, "prepare: GRAY is not an input format"))
+        }
+        Layout::Packed(f) => f,
+        // Camera formats are converted to RGB(A) before the model; RGBA stands in.
+        Layout::Yuv(_) => PixelFormat::Rgba8,
+    };
+    if width == 0 || height == 0 {
+        return Err(Failure::new(BokehStatus::InvalidArgument, format!("prepare: empty size {width}x{height}")));
+    }
+    Ok(format)
+}
+
+/// A model that failed to load or run: the model spec is the usual cause (a wrong layout or
+/// size makes tract fail inside the graph), so the message says which spec was used.
+fn with_spec_hint(failure: Failure, spec: *const c_char) -> Failure {
+    if !matches!(failure.status, BokehStatus::Model | BokehStatus::InvalidArgument) {
+        return failure;
+    }
+    // SAFETY: NULL or NUL-terminated, checked by `spec_from` before the model was loaded.
+    let used = if spec.is_null() { "mediapipe".into() } else { unsafe { CStr::from_ptr(spec) }.to_string_lossy() };
+    Failure::new(
+        failure.status,
+        format!(
+            "{} (model_spec was \"{used}\": does it describe this model's input layout, size and normalisation? \
+             see bokeh.h, bokeh_processor_create_from_file)",
+            failure.message
+        ),
+    )
 }
 
 /// Parses a model spec string; NULL means the `mediapipe` preset.
@@ -800,6 +981,7 @@ pub extern "C" fn bokeh_status_name(status: i32) -> *const c_char {
         9 => c"BOKEH_STATUS_BUSY",
         10 => c"BOKEH_STATUS_INTERNAL",
         11 => c"BOKEH_STATUS_NOT_READY",
+        12 => c"BOKEH_STATUS_GPU",
         _ => c"unknown",
     };
     name.as_ptr()
@@ -856,9 +1038,13 @@ pub unsafe extern "C" fn bokeh_processor_create_from_file(
             let path = unsafe { CStr::from_ptr(path) }
                 .to_str()
                 .map_err(|_| Failure::new(BokehStatus::InvalidArgument, "path is not UTF-8"))?;
+            if path.is_empty() {
+                return Err(Failure::new(BokehStatus::InvalidArgument, "path is empty (a model file's path)"));
+            }
             // SAFETY: as documented.
             let spec = unsafe { spec_from(model_spec)? };
-            Segmenter::from_onnx_path(path, spec).map_err(|e| Failure::from_error(path, e))
+            Segmenter::from_onnx_path(path, spec)
+                .map_err(|e| with_spec_hint(Failure::from_error(&format!("model {path}"), e), model_spec))
         };
         create(load, settings, out)
     })
@@ -890,7 +1076,8 @@ pub unsafe extern "C" fn bokeh_processor_create_from_memory(
             let bytes = unsafe { std::slice::from_raw_parts(data, len) };
             // SAFETY: as documented.
             let spec = unsafe { spec_from(model_spec)? };
-            Segmenter::from_onnx_bytes(bytes, spec).map_err(|e| Failure::from_error("model from memory", e))
+            Segmenter::from_onnx_bytes(bytes, spec)
+                .map_err(|e| with_spec_hint(Failure::from_error("model from memory", e), model_spec))
         };
         create(load, settings, out)
     })
@@ -904,20 +1091,18 @@ pub unsafe extern "C" fn bokeh_processor_create_from_memory(
 /// that was not destroyed.
 #[no_mangle]
 pub unsafe extern "C" fn bokeh_processor_destroy(processor: *mut *mut BokehProcessor) {
+    // SAFETY: forwarded contract.
     let _ = guard(|| {
-        // SAFETY: readable and writable per the contract when non-null.
-        if let Some(slot) = unsafe { processor.as_mut() } {
-            let handle = std::mem::replace(slot, std::ptr::null_mut());
-            if !handle.is_null() {
-                // SAFETY: made by `Box::into_raw` in `create` and not freed yet.
-                drop(unsafe { Box::from_raw(handle) });
-            }
-        }
+        unsafe { destroy_handle(processor) };
         Ok(())
     });
 }
 
-/// Replaces the processor's settings (between frames). On error the old settings stay.
+/// Replaces the processor's settings. They are checked now (an error leaves the old ones) and
+/// take effect at the next frame, so this may be called from any thread at any time — while
+/// another thread is inside `bokeh_processor_process` too — and never returns `BUSY`. A
+/// setting that can only fail when applied (threads, the GPU backend) fails that next frame,
+/// and the settings in force stay.
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL; `settings` NULL or a readable `bokeh_settings`.
@@ -927,31 +1112,31 @@ pub unsafe extern "C" fn bokeh_processor_set_settings(
     settings: *const BokehSettings,
 ) -> BokehStatus {
     guard(|| {
+        let handle = self::processor(processor)?;
         if settings.is_null() {
             return Err(Failure::null("settings"));
         }
-        let mut p = lock(processor)?;
         // SAFETY: readable per the contract.
-        let settings = unsafe { read_settings(settings, "settings")? };
-        p.set_settings(settings)
+        handle.set_settings(unsafe { read_settings(settings, "settings")? })
     })
 }
 
 /// Forgets the temporal smoothing's past (after a scene cut or a camera switch): the next
-/// frame's mask is taken as the model gives it.
+/// frame's mask is taken as the model gives it. Never `BUSY` (applied at the next frame).
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL.
 #[no_mangle]
 pub unsafe extern "C" fn bokeh_processor_reset(processor: *mut BokehProcessor) -> BokehStatus {
     guard(|| {
-        lock(processor)?.pipeline.reset_temporal();
+        self::processor(processor)?.shared().reset = true;
         Ok(())
     })
 }
 
-/// Copies the processor's settings into `*settings`, whose `struct_size` the caller sets
-/// (e.g. with `bokeh_settings_init`); only that many bytes are written.
+/// Copies the processor's settings (the last ones set) into `*settings`, whose `struct_size`
+/// the caller sets (e.g. with `bokeh_settings_init`); only that many bytes are written. Never
+/// `BUSY`.
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL; `settings` NULL or a writable `bokeh_settings`
@@ -962,26 +1147,17 @@ pub unsafe extern "C" fn bokeh_processor_get_settings(
     settings: *mut BokehSettings,
 ) -> BokehStatus {
     guard(|| {
+        let current = self::processor(processor)?.shared().settings;
         if settings.is_null() {
             return Err(Failure::null("settings"));
         }
-        let p = lock(processor)?;
-        // SAFETY: validates the caller's size; readable per the contract.
-        unsafe { read_settings(settings, "settings")? };
-        // SAFETY: the size was just checked to be one this library knows.
-        let size = unsafe { std::ptr::read_unaligned(settings.cast::<u32>()) } as usize;
-        let mut current = p.settings;
-        current.struct_size = size as u32;
-        // SAFETY: `size` bytes are writable at `settings` per the contract.
-        unsafe {
-            std::ptr::copy_nonoverlapping((&current as *const BokehSettings).cast::<u8>(), settings.cast(), size)
-        };
-        Ok(())
+        // SAFETY: forwarded contract.
+        unsafe { write_settings(current, settings) }
     })
 }
 
 /// Sets the background for `BOKEH_MODE_REPLACE` (any size and input format; the library copies
-/// it and scales it to cover each frame). NULL removes it.
+/// it and scales it to cover each frame), from the next frame on. NULL removes it. Never `BUSY`.
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL; `background` NULL or a frame whose planes are
@@ -992,35 +1168,42 @@ pub unsafe extern "C" fn bokeh_processor_set_background(
     background: *const BokehFrame,
 ) -> BokehStatus {
     guard(|| {
-        let mut p = lock(processor)?;
-        let mut options = p.pipeline.options().clone();
-        // SAFETY: readable per the contract when non-null.
-        options.background = match unsafe { background.as_ref() } {
-            None => None,
-            Some(frame) => {
-                // SAFETY: as documented.
-                let copy = match unsafe { input_view(frame, "background")? } {
-                    Input::Packed(f) => Frame::from_ref(f),
-                    Input::Yuv(y) => y.to_frame(PixelFormat::Rgb8).map_err(frame_error("background"))?,
-                };
-                Some(Arc::new(copy))
-            }
-        };
-        if options.mode == Mode::Replace && options.background.is_none() {
-            return Err(Failure::new(
-                BokehStatus::InvalidArgument,
-                "background: cannot remove the background while in BOKEH_MODE_REPLACE",
-            ));
-        }
-        p.pipeline.set_options(options).map_err(|e| Failure::from_error("background", e))
+        let handle = self::processor(processor)?;
+        // SAFETY: forwarded contract.
+        handle.set_background(unsafe { background_copy(background)? })
     })
 }
 
-/// Processes one frame: `input` in any format, `output` the same width and height in the format
-/// the mode writes (blur/replace: RGB, RGBA or BGRA; cutout: RGBA; mask: GRAY). For packed RGB
-/// input in blur/replace modes the output must have the input's format. `output` may be the
-/// same memory as `input` (in-place processing, one extra copy). On error the output's content
-/// is unspecified but no byte outside its declared planes is touched.
+/// Readies the processor for frames of `width` × `height` in `format` before the first one
+/// arrives: the model plans are compiled and one black frame is run through every stage and
+/// forgotten, so the first real frame costs what a steady one does (without it, the first frame
+/// of each size stalls ≈ 85 ms per model plan). Call it at camera start and after a change of
+/// size or rotation. Takes as long as that first frame would have (call it off the UI thread).
+///
+/// # Safety
+/// `processor` must be a live handle or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn bokeh_processor_prepare(
+    processor: *mut BokehProcessor,
+    width: u32,
+    height: u32,
+    format: BokehPixelFormat,
+) -> BokehStatus {
+    guard(|| {
+        let format = prepare_args(width, height, format)?;
+        self::processor(processor)?.frame_call(|slot| {
+            let result = slot.run(|s| s.engine.prepare(width, height, format));
+            result.map(|()| ((), None)).map_err(|e| Failure::from_error("prepare", e))
+        })
+    })
+}
+
+/// Processes one frame: `input` in any format, `output` the size the settings give (the input's,
+/// or turned upright with `upright_output`) in the format the mode writes (blur/replace: RGB,
+/// RGBA or BGRA; cutout: RGBA; mask: GRAY). For packed RGB input in blur/replace modes the
+/// output must have the input's format. `output` may be the same memory as `input` (in-place
+/// processing, one extra copy). On error the output's content is unspecified but no byte
+/// outside its declared planes is touched.
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL; `input` and `output` NULL or frames whose planes
@@ -1032,18 +1215,19 @@ pub unsafe extern "C" fn bokeh_processor_process(
     output: *const BokehFrame,
 ) -> BokehStatus {
     guard(|| {
-        let mut p = lock(processor)?;
+        let handle = self::processor(processor)?;
         // SAFETY: readable per the contract when non-null.
         let input = unsafe { input.as_ref() }.ok_or_else(|| Failure::null("input"))?;
         // SAFETY: as above.
         let output = unsafe { output.as_ref() }.ok_or_else(|| Failure::null("output"))?;
         // SAFETY: forwarded contract.
-        unsafe { p.process(input, output) }
+        handle.frame_call(|slot| unsafe { run_frame(slot, input, output, true) }).map(|_| ())
     })
 }
 
 /// Writes the soft person mask of the last processed frame (255 = person) into `mask`, a GRAY
-/// frame of that frame's size.
+/// frame of that frame's size as stored (not turned by `upright_output`). `BUSY` while another
+/// thread is inside a frame call.
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL; `mask` NULL or a frame whose plane 0 is writable
@@ -1054,36 +1238,18 @@ pub unsafe extern "C" fn bokeh_processor_get_mask(
     mask: *const BokehFrame,
 ) -> BokehStatus {
     guard(|| {
-        let mut p = lock(processor)?;
+        let handle = self::processor(processor)?;
         // SAFETY: readable per the contract when non-null.
         let mask = unsafe { mask.as_ref() }.ok_or_else(|| Failure::null("mask"))?;
-        if !p.has_frame {
-            return Err(Failure::new(BokehStatus::NotReady, "no frame has been processed yet"));
-        }
+        let mut slot = handle.engine()?;
         // SAFETY: forwarded contract.
         let mut out = unsafe { output_view(mask, "mask")? };
-        let soft = p.pipeline.mask();
-        if out.format() != PixelFormat::Gray8 {
-            return Err(Failure::new(BokehStatus::UnsupportedFormat, "mask: must be BOKEH_FORMAT_GRAY"));
-        }
-        if (out.width(), out.height()) != (soft.width(), soft.height()) {
-            return Err(Failure::new(
-                BokehStatus::SizeMismatch,
-                format!(
-                    "mask is {}x{}, the last frame was {}x{}",
-                    out.width(),
-                    out.height(),
-                    soft.width(),
-                    soft.height()
-                ),
-            ));
-        }
-        let grey = soft.to_gray8();
-        out.copy_from(grey.as_ref()).map_err(frame_error("mask"))
+        slot.run(|s| s.write_mask(&mut out))
     })
 }
 
-/// Stage times of the last processed frame, in milliseconds.
+/// Stage times of the last processed frame, in milliseconds. `BOKEH_STATUS_NOT_READY` before
+/// the first frame. Never `BUSY` (a snapshot taken after each frame).
 ///
 /// # Safety
 /// `processor` must be a live handle or NULL; `timings` NULL or writable.
@@ -1093,13 +1259,16 @@ pub unsafe extern "C" fn bokeh_processor_get_timings(
     timings: *mut BokehTimings,
 ) -> BokehStatus {
     guard(|| {
-        let p = lock(processor)?;
+        let snapshot = self::processor(processor)?.shared().timings;
         // SAFETY: writable per the contract when non-null.
         let slot = unsafe { timings.as_mut() }.ok_or_else(|| Failure::null("timings"))?;
-        *slot = p.timings;
+        *slot = snapshot.ok_or_else(|| Failure::new(BokehStatus::NotReady, "no frame has been processed yet"))?;
         Ok(())
     })
 }
+
+mod stream_api;
+pub use stream_api::*;
 
 #[cfg(test)]
 mod tests;

@@ -174,9 +174,17 @@ fn bad_frames_and_settings_give_specific_codes() {
         s.strength = 0.05;
         s.mode = 7;
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
-        s.mode = BOKEH_MODE_REPLACE;
+        s.mode = BOKEH_MODE_BLUR;
+        s.rotation = 45;
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
-        assert!(last_error().contains("background"), "{}", last_error());
+        assert!(last_error().contains("settings.rotation"), "{}", last_error());
+        s.rotation = 0;
+        s.backend = 3;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        s.backend = BOKEH_BACKEND_CPU;
+        s.mirror = 2;
+        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
+        s.mirror = 0;
         s.mode = BOKEH_MODE_BLUR;
         s.blur = 5;
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::InvalidArgument);
@@ -188,8 +196,12 @@ fn bad_frames_and_settings_give_specific_codes() {
         s.struct_size = 8;
         assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Version);
         assert!(last_error().contains("struct_size is 8"));
-        s.struct_size = 4096;
-        assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Version);
+        // Only the sizes of published layouts: not 25 or 28 (inside the first two layouts).
+        for size in [25, 28, 44, 47] {
+            s.struct_size = size;
+            assert_eq!(bokeh_processor_set_settings(p, &s), BokehStatus::Version, "{size}");
+            assert!(last_error().contains("not the size of a bokeh_settings layout"), "{}", last_error());
+        }
         // Failed calls left the old settings in place.
         let mut got = BokehSettings::default();
         assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
@@ -222,6 +234,20 @@ fn bad_models_are_reported() {
             bokeh_processor_create_from_memory(model.as_ptr(), model.len(), c"nonsense".as_ptr(), null(), &mut p);
         assert_eq!(status, BokehStatus::InvalidArgument);
         assert!(last_error().contains("unknown preset"), "{}", last_error());
+        let status = bokeh_processor_create_from_file(c"".as_ptr(), null(), null(), &mut p);
+        assert_eq!(status, BokehStatus::InvalidArgument);
+        assert!(last_error().contains("path is empty"), "{}", last_error());
+        // The embedded model is NCHW; "mediapipe" says NHWC: tract fails, and the message
+        // points at the spec.
+        let status = bokeh_processor_create_from_memory(model.as_ptr(), model.len(), null(), null(), &mut p);
+        assert_eq!(status, BokehStatus::Model, "{}", last_error());
+        assert!(last_error().contains("model_spec was \"mediapipe\""), "{}", last_error());
+        let ok = c"mediapipe,layout=nchw";
+        assert_eq!(
+            bokeh_processor_create_from_memory(model.as_ptr(), model.len(), ok.as_ptr(), null(), &mut p),
+            BokehStatus::Ok
+        );
+        bokeh_processor_destroy(&mut p);
         let bad = BokehSettings { strength: -1.0, ..BokehSettings::default() };
         assert_eq!(bokeh_processor_create(&bad, &mut p), BokehStatus::InvalidArgument);
         assert!(p.is_null());
@@ -237,23 +263,52 @@ fn panics_become_internal_errors() {
 }
 
 #[test]
-fn a_busy_processor_says_so() {
+fn a_busy_processor_refuses_frames_but_never_settings_or_timings() {
     let p = new_processor(None);
+    let (w, h) = (32u32, 24u32);
+    let mut input = test_rgba(w, h);
+    let mut output = vec![0u8; input.len()];
+    let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+    let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+    // SAFETY: live buffers and handle.
+    assert_eq!(unsafe { bokeh_processor_process(p, &inf, &outf) }, BokehStatus::Ok, "{}", last_error());
     // SAFETY: a live handle.
     let handle = unsafe { &*p };
-    let held = handle.inner.lock().expect("not poisoned");
+    // As if another thread were inside a frame call.
+    let held = handle.0.engine().ok().expect("free");
     let addr = p as usize;
-    let status = std::thread::spawn(move || {
+    let (frames, others) = std::thread::spawn(move || {
+        let p = addr as *mut BokehProcessor;
+        let (mut input, mut output) = (test_rgba(w, h), vec![0u8; (w * h * 4) as usize]);
+        let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
         let mut t = BokehTimings::default();
+        let mut s = BokehSettings { strength: 0.08, ..BokehSettings::default() };
         // SAFETY: the handle stays alive: the main thread joins before destroying it.
-        let s = unsafe { bokeh_processor_get_timings(addr as *mut BokehProcessor, &mut t) };
-        (s, last_error())
+        unsafe {
+            let frames = [bokeh_processor_process(p, &inf, &outf), bokeh_processor_prepare(p, w, h, BOKEH_FORMAT_RGBA)];
+            let others = [
+                bokeh_processor_get_timings(p, &mut t),
+                bokeh_processor_set_settings(p, &s),
+                bokeh_processor_get_settings(p, &mut s),
+                bokeh_processor_reset(p),
+                bokeh_processor_set_background(p, &inf),
+            ];
+            (frames, others)
+        }
     })
     .join()
     .expect("thread");
     drop(held);
-    assert_eq!(status.0, BokehStatus::Busy);
-    assert!(status.1.contains("in use by another thread"));
+    assert_eq!(frames, [BokehStatus::Busy; 2]);
+    assert_eq!(others, [BokehStatus::Ok; 5]);
+    let mut s = BokehSettings::default();
+    // SAFETY: live handle and buffers.
+    unsafe {
+        assert_eq!(bokeh_processor_get_settings(p, &mut s), BokehStatus::Ok);
+        assert_eq!(s.strength, 0.08, "the settings are stored at once");
+        assert_eq!(bokeh_processor_process(p, &inf, &outf), BokehStatus::Ok);
+    }
     destroy(p);
 }
 
@@ -526,5 +581,215 @@ fn version_2_fields_are_checked_defaulted_for_old_callers_and_applied() {
         }
         assert_ne!(output, expected.data(), "{settings:?} changes the picture");
         destroy(p);
+    }
+}
+
+#[test]
+fn version_3_fields_turn_frames_upright_and_newer_structs_are_read() {
+    let (w, h) = (96u32, 64u32);
+    let rgba = test_rgba(w, h);
+    let reference = FrameRef::packed(&rgba, w, h, PixelFormat::Rgba8).expect("frame");
+    // Sideways and mirrored, output upright: the Rust API's picture.
+    let settings = BokehSettings { rotation: 90, mirror: 1, upright_output: 1, ..BokehSettings::default() };
+    let orientation = Orientation::new(Rotation::Cw90, true);
+    let expected = rust_api(reference, Options::default().with_orientation(orientation).with_upright_output(true));
+    assert_eq!((expected.width(), expected.height()), (h, w));
+    let p = new_processor(Some(&settings));
+    let mut input = rgba.clone();
+    let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+    let mut output = vec![0u8; input.len()];
+    let same_size = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+    // SAFETY: frames describe live buffers.
+    unsafe {
+        assert_eq!(bokeh_processor_process(p, &inf, &same_size), BokehStatus::SizeMismatch);
+        assert!(last_error().contains("expected 64x96 (turned upright)"), "{}", last_error());
+        let upright = packed(&mut output, h, w, BOKEH_FORMAT_RGBA, 4);
+        assert_eq!(bokeh_processor_process(p, &inf, &upright), BokehStatus::Ok, "{}", last_error());
+    }
+    assert_eq!(output, expected.data());
+    // The mask stays as the input is stored.
+    let mut mask = vec![0u8; (w * h) as usize];
+    let maskf = packed(&mut mask, w, h, BOKEH_FORMAT_GRAY, 1);
+    // SAFETY: as above.
+    assert_eq!(unsafe { bokeh_processor_get_mask(p, &maskf) }, BokehStatus::Ok, "{}", last_error());
+    destroy(p);
+
+    // A struct from a newer header: accepted when the fields this library lacks are zero.
+    #[repr(C)]
+    struct Newer {
+        known: BokehSettings,
+        unknown: [u32; 4],
+    }
+    let mut newer = Newer { known: BokehSettings::default(), unknown: [0; 4] };
+    newer.known.struct_size = std::mem::size_of::<Newer>() as u32;
+    newer.known.strength = 0.06;
+    let ptr = (&newer as *const Newer).cast::<BokehSettings>();
+    let p = new_processor(None);
+    // SAFETY: `ptr` is readable for `struct_size` bytes; `back` writable for as many.
+    unsafe {
+        assert_eq!(bokeh_processor_set_settings(p, ptr), BokehStatus::Ok, "{}", last_error());
+        let mut back = Newer { known: BokehSettings::default(), unknown: [7; 4] };
+        back.known.struct_size = newer.known.struct_size;
+        assert_eq!(bokeh_processor_get_settings(p, (&mut back as *mut Newer).cast()), BokehStatus::Ok);
+        assert_eq!((back.known.strength, back.unknown), (0.06, [0; 4]), "unknown fields come back zero");
+        newer.unknown[2] = 1;
+        let ptr = (&newer as *const Newer).cast::<BokehSettings>();
+        assert_eq!(bokeh_processor_set_settings(p, ptr), BokehStatus::Version);
+        assert!(last_error().contains("newer bokeh.h"), "{}", last_error());
+        // A second-version caller (no rotation fields) gets them at their defaults.
+        let mut v2 = settings;
+        v2.struct_size = std::mem::offset_of!(BokehSettings, rotation) as u32;
+        assert_eq!(bokeh_processor_set_settings(p, &v2), BokehStatus::Ok, "{}", last_error());
+        let mut got = BokehSettings::default();
+        assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
+        assert_eq!((got.rotation, got.mirror, got.upright_output, got.tracking), (0, 0, 0, 1));
+    }
+    destroy(p);
+}
+
+#[test]
+fn rough_edges_are_errors_with_reasons() {
+    let (w, h) = (48u32, 32u32);
+    let mut rgba = test_rgba(w, h);
+    let inf = packed(&mut rgba, w, h, BOKEH_FORMAT_RGBA, 4);
+    let mut grey = vec![128u8; (w * h) as usize];
+    let grey_in = packed(&mut grey, w, h, BOKEH_FORMAT_GRAY, 1);
+    let mut out = vec![0u8; (w * h * 4) as usize];
+    let outf = packed(&mut out, w, h, BOKEH_FORMAT_RGBA, 4);
+    let mut grey_out = vec![0u8; (w * h) as usize];
+    let grey_outf = packed(&mut grey_out, w, h, BOKEH_FORMAT_GRAY, 1);
+    // Replace mode can be chosen at create; frames wait for a background.
+    let p = new_processor(Some(&BokehSettings { mode: BOKEH_MODE_REPLACE, ..BokehSettings::default() }));
+    // SAFETY: frames describe live buffers; `p` is live.
+    unsafe {
+        let mut t = BokehTimings::default();
+        assert_eq!(bokeh_processor_get_timings(p, &mut t), BokehStatus::NotReady, "no frame yet");
+        assert_eq!(bokeh_processor_process(p, &inf, &outf), BokehStatus::NotReady);
+        assert!(last_error().contains("needs a background"), "{}", last_error());
+        assert_eq!(bokeh_processor_set_background(p, &inf), BokehStatus::Ok);
+        assert_eq!(bokeh_processor_process(p, &inf, &outf), BokehStatus::Ok, "{}", last_error());
+        assert_eq!(bokeh_processor_get_timings(p, &mut t), BokehStatus::Ok);
+        assert!(t.total_ms > 0.0);
+        // Grey is an output for masks, not a picture for the model nor a blur output.
+        let blur = BokehSettings::default();
+        assert_eq!(bokeh_processor_set_settings(p, &blur), BokehStatus::Ok);
+        assert_eq!(bokeh_processor_process(p, &grey_in, &grey_outf), BokehStatus::UnsupportedFormat);
+        assert!(last_error().contains("not GRAY"), "{}", last_error());
+        assert_eq!(bokeh_processor_process(p, &grey_in, &outf), BokehStatus::UnsupportedFormat);
+        assert!(last_error().contains("input is GRAY"), "{}", last_error());
+        let mask = BokehSettings { mode: BOKEH_MODE_MASK, ..BokehSettings::default() };
+        assert_eq!(bokeh_processor_set_settings(p, &mask), BokehStatus::Ok);
+        assert_eq!(bokeh_processor_process(p, &grey_in, &grey_outf), BokehStatus::UnsupportedFormat);
+        // Without the GPU backend in this build, asking for it says so.
+        let gpu = BokehSettings { backend: BOKEH_BACKEND_GPU, ..BokehSettings::default() };
+        let status = bokeh_processor_set_settings(p, &gpu);
+        if Backend::Gpu.is_built() {
+            assert!(matches!(status, BokehStatus::Ok), "{}", last_error());
+        } else {
+            assert_eq!(status, BokehStatus::Gpu);
+            assert!(last_error().contains("no GPU backend"), "{}", last_error());
+        }
+        assert_eq!(bokeh_processor_prepare(p, 0, 10, BOKEH_FORMAT_RGBA), BokehStatus::InvalidArgument);
+        assert_eq!(bokeh_processor_prepare(p, 10, 10, BOKEH_FORMAT_GRAY), BokehStatus::UnsupportedFormat);
+        assert_eq!(bokeh_processor_prepare(p, 10, 10, 99), BokehStatus::UnsupportedFormat);
+    }
+    destroy(p);
+}
+
+#[test]
+fn prepare_compiles_every_plan_a_video_needs() {
+    let (w, h) = (160u32, 90u32);
+    let settings = BokehSettings { temporal: 1, ..BokehSettings::default() };
+    let p = new_processor(Some(&settings));
+    // SAFETY: a live handle.
+    unsafe {
+        assert_eq!(bokeh_processor_prepare(p, w, h, BOKEH_FORMAT_NV21), BokehStatus::Ok, "{}", last_error());
+        let mut t = BokehTimings::default();
+        assert_eq!(bokeh_processor_get_timings(p, &mut t), BokehStatus::NotReady, "the warm-up frame is forgotten");
+    }
+    destroy(p);
+    // The same through the Rust API: after prepare, frames of that size compile nothing.
+    let segmenter = Segmenter::new().expect("model");
+    let options = Options::default().with_temporal(Some(bokeh::Temporal::default()));
+    let mut pipeline = Pipeline::new(&segmenter, options).expect("pipeline");
+    pipeline.prepare(w, h, PixelFormat::Rgba8).expect("prepare");
+    let compiled = segmenter.compiled_plans();
+    assert_eq!(compiled, 2, "the landscape model for the whole frame and the square one for crops");
+    let rgba = test_rgba(w, h);
+    for _ in 0..4 {
+        pipeline.process(FrameRef::packed(&rgba, w, h, PixelFormat::Rgba8).expect("frame")).expect("process");
+    }
+    assert_eq!(segmenter.compiled_plans(), compiled);
+}
+
+#[test]
+fn the_stream_matches_the_rust_stream() {
+    let (w, h) = (96u32, 64u32);
+    let frames: Vec<Vec<u8>> = (0..5)
+        .map(|k| {
+            let mut f = test_rgba(w, h);
+            for row in f.chunks_mut((w * 4) as usize) {
+                row.rotate_right(4 * 2 * k);
+            }
+            f
+        })
+        .collect();
+    let segmenter = Segmenter::new().expect("model");
+    let options = Options::default().with_temporal(Some(bokeh::Temporal::default()));
+    let mut rust = Stream::new(&segmenter, options).expect("stream");
+    let mut expected = Vec::new();
+    let mut out = Frame::new(w, h, PixelFormat::Rgba8).expect("frame");
+    for f in &frames {
+        let input = FrameRef::packed(f, w, h, PixelFormat::Rgba8).expect("frame");
+        if rust.push(input, &mut out.as_mut()).expect("push") {
+            expected.push(out.data().to_vec());
+        }
+    }
+    rust.finish(&mut out.as_mut()).expect("finish");
+    expected.push(out.data().to_vec());
+
+    let mut s = null_mut();
+    // SAFETY: valid pointers throughout; `s` is live until destroyed.
+    unsafe {
+        assert_eq!(bokeh_stream_create(null(), &mut s), BokehStatus::Ok, "{}", last_error());
+        assert_eq!(bokeh_stream_latency_frames(s), 1);
+        assert_eq!(bokeh_stream_prepare(s, w, h, BOKEH_FORMAT_RGBA), BokehStatus::Ok, "{}", last_error());
+        let mut got = Vec::new();
+        let mut written = 7u32;
+        for (i, f) in frames.iter().enumerate() {
+            let mut input = f.clone();
+            let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+            let mut output = vec![0u8; input.len()];
+            let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+            assert_eq!(bokeh_stream_push(s, &inf, &outf, &mut written), BokehStatus::Ok, "{}", last_error());
+            assert_eq!(written, u32::from(i > 0));
+            if written == 1 {
+                got.push(output);
+            }
+        }
+        let mut output = vec![0u8; (w * h * 4) as usize];
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+        assert_eq!(bokeh_stream_finish(s, &outf, &mut written), BokehStatus::Ok, "{}", last_error());
+        assert_eq!(written, 1);
+        got.push(output);
+        assert_eq!(bokeh_stream_finish(s, &outf, &mut written), BokehStatus::Ok);
+        assert_eq!(written, 0, "nothing left in flight");
+        assert_eq!(got.len(), expected.len());
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(g == e, "frame {i} differs from the Rust stream's");
+        }
+        let mut t = BokehTimings::default();
+        assert_eq!(bokeh_stream_get_timings(s, &mut t), BokehStatus::Ok);
+        let mut mask = vec![0u8; (w * h) as usize];
+        let maskf = packed(&mut mask, w, h, BOKEH_FORMAT_GRAY, 1);
+        assert_eq!(bokeh_stream_get_mask(s, &maskf), BokehStatus::Ok, "{}", last_error());
+        let mut got_settings = BokehSettings::default();
+        assert_eq!(bokeh_stream_get_settings(s, &mut got_settings), BokehStatus::Ok);
+        assert_eq!(got_settings.temporal, 1, "a stream's defaults are video's");
+        assert_eq!(bokeh_stream_reset(s), BokehStatus::Ok);
+        assert_eq!(bokeh_stream_push(s, null(), &outf, &mut written), BokehStatus::NullPointer);
+        bokeh_stream_destroy(&mut s);
+        assert!(s.is_null());
+        bokeh_stream_destroy(&mut s);
     }
 }

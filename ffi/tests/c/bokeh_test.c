@@ -10,10 +10,11 @@
  *   bokeh_test --bench WIDTH HEIGHT FRAMES [nv21]    time portrait frames through the C API (RGBA
  *                                                    in, or NV21 in as Android cameras give; RGBA out)
  */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200112L
 #include "bokeh.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,7 @@ static int run_fixtures(bokeh_processor *p, const char *dir, int max_abs, double
             free(bg); /* the library keeps its own copy */
             continue;
         }
+        if (strncmp(line, "rotated ", 8) == 0 || strncmp(line, "stream ", 7) == 0) continue; /* below */
         if (sscanf(line, "%63s %u %u %u %u %u %u %f %127s %127s %u", name, &format, &color, &w, &h, &mode, &blur,
                    &strength, in_name, want_name, &out_format) != 11) {
             fprintf(stderr, "bad manifest line: %s\n", line);
@@ -335,15 +337,148 @@ static void error_paths(bokeh_processor *p, const char *dir) {
     snprintf(model, sizeof model, "%s/model.onnx", dir);
     EXPECT_STATUS(bokeh_processor_create_from_file(model, "no-such-preset", NULL, &q), BOKEH_STATUS_INVALID_ARGUMENT,
                   "unknown preset");
+    EXPECT_STATUS(bokeh_processor_create_from_file("", NULL, NULL, &q), BOKEH_STATUS_INVALID_ARGUMENT, "path is empty");
+    /* The embedded model's file is NCHW; the default spec says NHWC: the message names the spec. */
+    EXPECT_STATUS(bokeh_processor_create_from_file(model, NULL, NULL, &q), BOKEH_STATUS_MODEL, "model_spec was");
     bokeh_settings_init(&s);
-    s.struct_size = 1000;
+    s.struct_size = 1002; /* no layout's size (a newer, larger one would be a multiple of 4) */
     EXPECT_STATUS(bokeh_processor_create(&s, &q), BOKEH_STATUS_VERSION, "struct_size");
     CHECK(q == NULL, "failed create left a handle");
+    bokeh_settings_init(&s);
+    s.struct_size = 28; /* inside the first two layouts, neither of them */
+    EXPECT_STATUS(bokeh_processor_create(&s, &q), BOKEH_STATUS_VERSION, "not the size of a bokeh_settings layout");
+    /* Replace mode at create: frames wait for a background. */
+    bokeh_settings_init(&s);
+    s.mode = BOKEH_MODE_REPLACE;
+    EXPECT_STATUS(bokeh_processor_create(&s, &q), BOKEH_STATUS_OK, "");
+    EXPECT_STATUS(bokeh_processor_get_timings(q, &t), BOKEH_STATUS_NOT_READY, "no frame");
+    EXPECT_STATUS(bokeh_processor_process(q, &in, &o), BOKEH_STATUS_NOT_READY, "needs a background");
+    EXPECT_STATUS(bokeh_processor_set_background(q, &in), BOKEH_STATUS_OK, "");
+    EXPECT_STATUS(bokeh_processor_process(q, &in, &o), BOKEH_STATUS_OK, "");
+    bokeh_processor_destroy(&q);
 
     /* Destroy is NULL-safe and nulls the handle. */
     bokeh_processor_destroy(NULL);
     bokeh_processor_destroy(&q);
     CHECK(q == NULL, "destroy of NULL");
+}
+
+/* Finds the manifest line starting with `key` and parses its numbers; 0 if absent. */
+static int manifest_numbers(const char *dir, const char *key, unsigned *v, int n) {
+    size_t len;
+    char *manifest = (char *)read_file(dir, "manifest.txt", &len);
+    manifest = realloc(manifest, len + 1);
+    manifest[len] = '\0';
+    int found = 0;
+    for (char *line = strtok(manifest, "\n"); line && !found; line = strtok(NULL, "\n")) {
+        size_t k = strlen(key);
+        if (strncmp(line, key, k) != 0 || line[k] != ' ') continue;
+        char *p = line + k;
+        for (int i = 0; i < n; i++) v[i] = (unsigned)strtoul(p, &p, 10);
+        found = 1;
+    }
+    free(manifest);
+    return found;
+}
+
+/* A phone frame stored sideways and mirrored, given with its rotation: the upright output
+   matches the Rust API's. */
+static void rotated_case(const char *dir, int max_abs, double max_mean) {
+    unsigned v[4];
+    if (!manifest_numbers(dir, "rotated", v, 4)) return;
+    size_t in_len, want_len;
+    unsigned char *in = read_file(dir, "rotated.in", &in_len);
+    unsigned char *want = read_file(dir, "rotated.expected", &want_len);
+    unsigned char *out = malloc(want_len);
+    bokeh_frame inf = describe(in, in_len, v[0], v[1], BOKEH_FORMAT_RGBA, 0);
+    bokeh_frame wrong = describe(out, want_len, v[0], v[1], BOKEH_FORMAT_RGBA, 0);
+    bokeh_frame outf = describe(out, want_len, v[1], v[0], BOKEH_FORMAT_RGBA, 0);
+    bokeh_settings s;
+    bokeh_settings_init(&s);
+    s.rotation = v[2];
+    s.mirror = v[3];
+    s.upright_output = 1;
+    bokeh_processor *p = NULL;
+    EXPECT_STATUS(bokeh_processor_create(&s, &p), BOKEH_STATUS_OK, "");
+    EXPECT_STATUS(bokeh_processor_prepare(p, v[0], v[1], BOKEH_FORMAT_RGBA), BOKEH_STATUS_OK, "");
+    EXPECT_STATUS(bokeh_processor_process(p, &inf, &wrong), BOKEH_STATUS_SIZE_MISMATCH, "turned upright");
+    EXPECT_STATUS(bokeh_processor_process(p, &inf, &outf), BOKEH_STATUS_OK, "");
+    compare("rotated", out, want, want_len, max_abs, max_mean);
+    bokeh_processor_destroy(&p);
+    free(in);
+    free(want);
+    free(out);
+}
+
+/* A UI thread changing settings while the camera thread pushes frames. */
+struct ui_thread {
+    bokeh_stream *stream;
+    volatile int stop;
+    int calls, failed;
+};
+
+static void *ui_thread_main(void *arg) {
+    struct ui_thread *ui = arg;
+    bokeh_settings s;
+    bokeh_timings t;
+    while (!ui->stop) {
+        bokeh_stream_get_settings(ui->stream, (bokeh_settings_init(&s), &s));
+        /* The same values as in force, so the pictures stay comparable. */
+        if (bokeh_stream_set_settings(ui->stream, &s) != BOKEH_STATUS_OK) ui->failed++;
+        bokeh_status st = bokeh_stream_get_timings(ui->stream, &t);
+        if (st != BOKEH_STATUS_OK && st != BOKEH_STATUS_NOT_READY) ui->failed++;
+        ui->calls++;
+    }
+    return NULL;
+}
+
+/* The stream: frames pushed, the previous one written, against the Rust stream's outputs;
+   settings calls from a second thread succeed every time. */
+static void stream_case(const char *dir, int max_abs, double max_mean) {
+    unsigned v[3];
+    if (!manifest_numbers(dir, "stream", v, 3)) return;
+    unsigned w = v[0], h = v[1], n = v[2];
+    bokeh_stream *st = NULL;
+    EXPECT_STATUS(bokeh_stream_create(NULL, &st), BOKEH_STATUS_OK, "");
+    if (!st) return;
+    CHECK(bokeh_stream_latency_frames(st) == 1, "latency");
+    EXPECT_STATUS(bokeh_stream_prepare(st, w, h, BOKEH_FORMAT_RGBA), BOKEH_STATUS_OK, "");
+    struct ui_thread ui = {st, 0, 0, 0};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, ui_thread_main, &ui) == 0, "pthread_create");
+    size_t len = (size_t)w * h * 4;
+    unsigned char *out = malloc(len);
+    bokeh_frame outf = describe(out, len, w, h, BOKEH_FORMAT_RGBA, 0);
+    unsigned written = 0, k_out = 0;
+    char name[64];
+    for (unsigned k = 0; k <= n; k++) {
+        if (k < n) {
+            size_t in_len;
+            snprintf(name, sizeof name, "stream_%u.in", k);
+            unsigned char *in = read_file(dir, name, &in_len);
+            bokeh_frame inf = describe(in, in_len, w, h, BOKEH_FORMAT_RGBA, 0);
+            EXPECT_STATUS(bokeh_stream_push(st, &inf, &outf, &written), BOKEH_STATUS_OK, "");
+            free(in); /* the stream copied it */
+            CHECK(written == (k > 0), "push %u wrote %u", k, written);
+        } else {
+            EXPECT_STATUS(bokeh_stream_finish(st, &outf, &written), BOKEH_STATUS_OK, "");
+            CHECK(written == 1, "finish wrote nothing");
+        }
+        if (!written) continue;
+        size_t want_len;
+        snprintf(name, sizeof name, "stream_%u.expected", k_out);
+        unsigned char *want = read_file(dir, name, &want_len);
+        snprintf(name, sizeof name, "stream %u", k_out++);
+        compare(name, out, want, want_len, max_abs, max_mean);
+        free(want);
+    }
+    ui.stop = 1;
+    pthread_join(thread, NULL);
+    CHECK(ui.failed == 0, "%d of %d settings calls from the UI thread failed", ui.failed, ui.calls);
+    printf("  stream: %u frames; %d settings calls from a second thread, all OK\n", k_out, ui.calls);
+    bokeh_stream_destroy(&st);
+    CHECK(st == NULL, "stream destroy");
+    free(out);
 }
 
 static double now_ms(void) {
@@ -415,6 +550,8 @@ int main(int argc, char **argv) {
 
     int cases = run_fixtures(p, argv[1], max_abs, max_mean, 0);
     error_paths(p, argv[1]);
+    rotated_case(argv[1], max_abs, max_mean);
+    stream_case(argv[1], max_abs, max_mean);
     bokeh_processor_destroy(&p);
     CHECK(p == NULL, "destroy did not null the handle");
 
