@@ -217,10 +217,12 @@ typedef struct bokeh_timings {
 // 1 byte per pixel: grey (mask output).
 #define BOKEH_FORMAT_GRAY 4
 
-// 4:2:0, plane 0 = Y, plane 1 = interleaved U,V (iOS `420v`/`420f`). Input only.
+// 4:2:0, plane 0 = Y, plane 1 = interleaved U,V (iOS `420v`/`420f`). Input only. Plane 1 may be
+// one byte short (Android's `YUV_420_888` U view): its last V is then the one before it.
 #define BOKEH_FORMAT_NV12 5
 
-// 4:2:0, plane 0 = Y, plane 1 = interleaved V,U (Android camera). Input only.
+// 4:2:0, plane 0 = Y, plane 1 = interleaved V,U (Android camera). Input only. Plane 1 may be
+// one byte short (Android's `YUV_420_888` V view): its last U is then the one before it.
 #define BOKEH_FORMAT_NV21 6
 
 // 4:2:0, planes Y, U, V (Android `YUV_420_888` with pixel stride 1). Input only.

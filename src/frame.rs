@@ -216,6 +216,11 @@ impl<'a> FrameMut<'a> {
         Ok(())
     }
 
+    /// The pixel memory and the stride, for passes that write several rows at once.
+    pub(crate) fn data_and_stride_mut(&mut self) -> (&mut [u8], usize) {
+        (self.data, self.stride)
+    }
+
     /// The rows as mutable slices of exactly `width × bytes_per_pixel` bytes, top to bottom.
     pub(crate) fn rows_mut(&mut self) -> impl rayon::iter::IndexedParallelIterator<Item = &mut [u8]> + '_ {
         use rayon::prelude::*;

@@ -162,31 +162,60 @@ pub fn orient_into(src: FrameRef<'_>, orientation: Orientation, dst: &mut FrameM
             actual: crate::error::Dims(dst.width(), dst.height()),
         });
     }
-    let bpp = src.format().bytes_per_pixel();
-    let axes = orientation.axes();
+    match src.format().bytes_per_pixel() {
+        1 => turn::<1>(src, orientation.axes(), dst),
+        3 => turn::<3>(src, orientation.axes(), dst),
+        _ => turn::<4>(src, orientation.axes(), dst),
+    }
+    Ok(())
+}
+
+/// Output rows turned together: a band of upright rows is a band of stored columns, so each
+/// stored row is read once per band, `BAND` pixels in a row (one or two cache lines) — a
+/// column-at-a-time walk would touch a new cache line for every pixel.
+const BAND: usize = 64;
+
+/// [`orient_into`] for pixels of `N` bytes.
+fn turn<const N: usize>(src: FrameRef<'_>, axes: Axes, dst: &mut FrameMut<'_>) {
     let size = (src.width() as usize, src.height() as usize);
-    dst.rows_mut().enumerate().for_each(|(v, row)| {
-        if !axes.transpose {
-            // Each upright row is one stored row, forwards or backwards.
+    let (uw, uh) = (dst.width() as usize, dst.height() as usize);
+    let (data, stride) = dst.data_and_stride_mut();
+    if !axes.transpose {
+        // Each upright row is one stored row, forwards or backwards.
+        data.par_chunks_mut(stride).take(uh).enumerate().for_each(|(v, out)| {
             let (_, y) = axes.stored((0, v), size);
             let stored = src.row(y as u32);
+            let out = &mut out[..uw * N];
             if axes.flip_x {
-                for (out, px) in row.chunks_exact_mut(bpp).zip(stored.chunks_exact(bpp).rev()) {
-                    out.copy_from_slice(px);
+                for (o, p) in out.chunks_exact_mut(N).zip(stored.chunks_exact(N).rev()) {
+                    o.copy_from_slice(p);
                 }
             } else {
-                row.copy_from_slice(stored);
+                out.copy_from_slice(stored);
             }
-        } else {
-            // Each upright row is one stored column.
-            for (u, out) in row.chunks_exact_mut(bpp).enumerate() {
-                let (x, y) = axes.stored((u, v), size);
-                let p = x * bpp;
-                out.copy_from_slice(&src.row(y as u32)[p..p + bpp]);
+        });
+        return;
+    }
+    data.par_chunks_mut(stride * BAND).enumerate().for_each(|(band, chunk)| {
+        let v0 = band * BAND;
+        let rows = BAND.min(uh - v0);
+        for u in 0..uw {
+            // Upright column u is one stored row; the band's rows are stored pixels side by side.
+            let (x0, y) = axes.stored((u, v0), size);
+            let x_lo = if axes.flip_x { x0 + 1 - rows } else { x0 };
+            let pixels = src.row(y as u32)[x_lo * N..(x_lo + rows) * N].chunks_exact(N);
+            let at = u * N..u * N + N;
+            if axes.flip_x {
+                for (out, px) in chunk.chunks_mut(stride).zip(pixels.rev()) {
+                    out[at.clone()].copy_from_slice(px);
+                }
+            } else {
+                for (out, px) in chunk.chunks_mut(stride).zip(pixels) {
+                    out[at.clone()].copy_from_slice(px);
+                }
             }
         }
     });
-    Ok(())
 }
 
 /// Writes the upright `src` (`width × height` values, rows of `width`) into `dst` in the stored

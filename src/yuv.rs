@@ -177,7 +177,11 @@ impl<'a> YuvFrameRef<'a> {
                     "{layout:?} plane {plane}: {width}x{height} with stride {stride} overflows"
                 ))
             })?;
-            if len < needed {
+            // Android's YUV_420_888 with interleaved chroma hands the second plane as a view that
+            // starts at its first component and so ends one byte before the last sample of the
+            // other: accepted, and that one sample is taken from the pair before it.
+            let android_short = plane == 1 && matches!(layout, YuvLayout::Nv12 | YuvLayout::Nv21) && len + 1 == needed;
+            if len < needed && !android_short {
                 return Err(Error::InvalidFrame(format!(
                     "{layout:?} plane {plane}: buffer of {len} bytes is too short for a {width}x{height} frame \
                      with stride {stride} ({needed} bytes needed)"
@@ -280,10 +284,19 @@ impl<'a> YuvFrameRef<'a> {
                 YuvLayout::Nv12 | YuvLayout::Nv21 => {
                     let c = &planes[1][crow * strides[1]..];
                     let (ui, vi) = if layout == YuvLayout::Nv12 { (0, 1) } else { (1, 0) };
-                    write_pairs(dst, width, bpp, offsets, alpha, &k, |p| {
-                        let (y0, y1) = luma(p);
-                        (y0, y1, c[2 * p + ui], c[2 * p + vi])
-                    });
+                    if c.len() >= 2 * width.div_ceil(2) {
+                        write_pairs(dst, width, bpp, offsets, alpha, &k, |p| {
+                            let (y0, y1) = luma(p);
+                            (y0, y1, c[2 * p + ui], c[2 * p + vi])
+                        });
+                    } else {
+                        // The last row of a plane one byte short (see `new`).
+                        let at = |i: usize| c.get(i).or_else(|| c.get(i.wrapping_sub(2))).copied().unwrap_or(128);
+                        write_pairs(dst, width, bpp, offsets, alpha, &k, |p| {
+                            let (y0, y1) = luma(p);
+                            (y0, y1, at(2 * p + ui), at(2 * p + vi))
+                        });
+                    }
                 }
                 YuvLayout::I420 => {
                     let (u, v) = (&planes[1][crow * strides[1]..], &planes[2][crow * strides[2]..]);
@@ -585,5 +598,23 @@ mod tests {
         assert!(YuvFrameRef::nv12(&y, 10, &uv, 10, 0, 4).is_err(), "empty frame");
         let mut small = Frame::new(4, 4, PixelFormat::Rgb8).expect("frame");
         assert!(matches!(f.to_rgb_into(&mut small.as_mut()), Err(Error::SizeMismatch { .. })));
+    }
+
+    #[test]
+    fn android_chroma_view_one_byte_short() {
+        // 6x4 NV21: chroma rows of 6 bytes (3 V,U pairs), stride 8. Android's V buffer ends
+        // before the last U: 8 + 6 - 1 = 13 bytes.
+        let (w, h) = (6u32, 4u32);
+        let y = vec![120u8; 6 * 4];
+        let mut vu = vec![0u8; 8 + 6];
+        for (i, b) in vu.iter_mut().enumerate() {
+            *b = if i % 2 == 0 { 150 } else { 100 }; // V, U
+        }
+        let whole = YuvFrameRef::nv21(&y, 6, &vu, 8, w, h).expect("whole").to_frame(PixelFormat::Rgb8).expect("rgb");
+        let short = YuvFrameRef::nv21(&y, 6, &vu[..13], 8, w, h).expect("one byte short is accepted");
+        // The missing U is the one before it (100 as well here): the same picture.
+        assert_eq!(short.to_frame(PixelFormat::Rgb8).expect("rgb"), whole);
+        assert!(YuvFrameRef::nv21(&y, 6, &vu[..12], 8, w, h).is_err(), "two bytes short is not");
+        assert!(YuvFrameRef::i420(&y, 6, &vu[..5], 3, &vu[..5], 3, w, h).is_err(), "only interleaved chroma");
     }
 }

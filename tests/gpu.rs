@@ -403,3 +403,21 @@ fn refinement_smoothed_over_time_matches_the_cpu() {
         }
     }
 }
+
+/// A frame stored turned and mirrored, with the model's mask (the GPU backend samples it on the
+/// CPU, see `pixels.rs`) and the output turned upright: the same picture as the CPU backend's.
+#[test]
+fn turned_frames_on_the_gpu_match_the_cpu() {
+    let o = bokeh::Orientation::new(bokeh::Rotation::Cw270, true);
+    let options = Options::default().with_orientation(o).with_upright_output(true);
+    let input = photo(150, 110, PixelFormat::Rgba8);
+    let cpu = Pipeline::new(segmenter(), options.clone()).expect("cpu").process(input.as_ref()).expect("cpu frame");
+    assert_eq!((cpu.width(), cpu.height()), (110, 150));
+    for (api, ctx) in contexts() {
+        let mut gpu = Pipeline::with_gpu(segmenter(), options.clone(), ctx).expect("gpu");
+        let out = gpu.process(input.as_ref()).expect("gpu frame");
+        let d = diff(&out, &cpu);
+        eprintln!("{api} turned: max {} mean {:.4}", d.max, d.mean);
+        assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "{api} turned: max {} mean {:.4}", d.max, d.mean);
+    }
+}

@@ -36,9 +36,15 @@ pub(crate) trait Engine: Send + Sized {
     fn mask(&mut self) -> &Mask;
     /// Processes (or, for a stream, submits) one input and writes an output frame into `out`;
     /// `false` when there was none to write yet (a stream's first frame). `scratch` is the
-    /// handle's conversion buffer.
-    fn submit(&mut self, input: Source<'_>, scratch: &mut Option<Frame>, out: &mut FrameMut<'_>)
-        -> bokeh::Result<bool>;
+    /// handle's conversion buffer; `convert` gets the time spent converting a camera frame
+    /// (a stream converts inside its push, counted in the call's total only).
+    fn submit(
+        &mut self,
+        input: Source<'_>,
+        scratch: &mut Option<Frame>,
+        out: &mut FrameMut<'_>,
+        convert: &mut std::time::Duration,
+    ) -> bokeh::Result<bool>;
 }
 
 /// An input on its way into an engine.
@@ -83,12 +89,15 @@ impl Engine for Pipeline {
         input: Source<'_>,
         scratch: &mut Option<Frame>,
         out: &mut FrameMut<'_>,
+        convert: &mut std::time::Duration,
     ) -> bokeh::Result<bool> {
         match input {
             Source::Packed(frame) => self.process_into(frame, out)?,
             Source::Yuv(yuv, format) => {
+                let t = std::time::Instant::now();
                 let frame = scratch_frame(scratch, yuv.width(), yuv.height(), format)?;
                 yuv.to_rgb_into(&mut frame.as_mut())?;
+                *convert += t.elapsed();
                 self.process_into(frame.as_ref(), out)?
             }
         }
@@ -112,7 +121,13 @@ impl Engine for Stream {
     fn mask(&mut self) -> &Mask {
         Stream::mask(self)
     }
-    fn submit(&mut self, input: Source<'_>, _: &mut Option<Frame>, out: &mut FrameMut<'_>) -> bokeh::Result<bool> {
+    fn submit(
+        &mut self,
+        input: Source<'_>,
+        _: &mut Option<Frame>,
+        out: &mut FrameMut<'_>,
+        _: &mut std::time::Duration,
+    ) -> bokeh::Result<bool> {
         // The stream copies (or converts) the input into a buffer of its own first.
         match input {
             Source::Packed(frame) => self.push(frame, out),

@@ -94,9 +94,11 @@ pub const BOKEH_FORMAT_RGBA: BokehPixelFormat = 2;
 pub const BOKEH_FORMAT_BGRA: BokehPixelFormat = 3;
 /// 1 byte per pixel: grey (mask output).
 pub const BOKEH_FORMAT_GRAY: BokehPixelFormat = 4;
-/// 4:2:0, plane 0 = Y, plane 1 = interleaved U,V (iOS `420v`/`420f`). Input only.
+/// 4:2:0, plane 0 = Y, plane 1 = interleaved U,V (iOS `420v`/`420f`). Input only. Plane 1 may be
+/// one byte short (Android's `YUV_420_888` U view): its last V is then the one before it.
 pub const BOKEH_FORMAT_NV12: BokehPixelFormat = 5;
-/// 4:2:0, plane 0 = Y, plane 1 = interleaved V,U (Android camera). Input only.
+/// 4:2:0, plane 0 = Y, plane 1 = interleaved V,U (Android camera). Input only. Plane 1 may be
+/// one byte short (Android's `YUV_420_888` V view): its last U is then the one before it.
 pub const BOKEH_FORMAT_NV21: BokehPixelFormat = 6;
 /// 4:2:0, planes Y, U, V (Android `YUV_420_888` with pixel stride 1). Input only.
 pub const BOKEH_FORMAT_I420: BokehPixelFormat = 7;
@@ -748,13 +750,13 @@ unsafe fn run_frame<E: Engine>(
             }
             Input::Packed(_) | Input::Yuv(_) => false,
         };
-    let convert = t0.elapsed();
+    let mut convert = t0.elapsed();
     // SAFETY: writable per the contract; if it overlaps the input, the input was copied.
     let mut out = unsafe { output_view(output, "output")? };
     let yuv_format = if keeps_format { out_format } else { PixelFormat::Rgb8 };
     let result = if copied {
         let scratch = slot.scratch.take().ok_or_else(|| Failure::new(BokehStatus::Internal, "no scratch"))?;
-        let result = slot.run(|s| s.engine.submit(Source::Packed(scratch.as_ref()), &mut None, &mut out));
+        let result = slot.run(|s| s.engine.submit(Source::Packed(scratch.as_ref()), &mut None, &mut out, &mut convert));
         slot.scratch = Some(scratch);
         result
     } else {
@@ -762,7 +764,7 @@ unsafe fn run_frame<E: Engine>(
             Input::Packed(frame) => Source::Packed(frame),
             Input::Yuv(y) => Source::Yuv(y, yuv_format),
         };
-        slot.run(|s| s.engine.submit(source, &mut s.scratch, &mut out))
+        slot.run(|s| s.engine.submit(source, &mut s.scratch, &mut out, &mut convert))
     };
     let written = result.map_err(|e| Failure::from_error("processing", e))?;
     if !written {

@@ -793,3 +793,43 @@ fn the_stream_matches_the_rust_stream() {
         bokeh_stream_destroy(&mut s);
     }
 }
+
+#[test]
+fn the_gpu_backend_through_the_c_api() {
+    if !Backend::Gpu.is_built() || std::env::var("BOKEH_GPU_TESTS").is_ok_and(|v| v == "skip") {
+        eprintln!("the GPU backend is not built in (cargo feature `gpu`) or skipped: skipped");
+        return;
+    }
+    let (w, h) = (96u32, 72u32);
+    let rgba = test_rgba(w, h);
+    let run = |backend: BokehBackend| {
+        let p = new_processor(Some(&BokehSettings { backend, ..BokehSettings::default() }));
+        let mut input = rgba.clone();
+        let inf = packed(&mut input, w, h, BOKEH_FORMAT_RGBA, 4);
+        let mut output = vec![0u8; input.len()];
+        let outf = packed(&mut output, w, h, BOKEH_FORMAT_RGBA, 4);
+        // SAFETY: frames describe live buffers.
+        let status = unsafe { bokeh_processor_process(p, &inf, &outf) };
+        destroy(p);
+        (status, output)
+    };
+    let (cpu_status, cpu) = run(BOKEH_BACKEND_CPU);
+    assert_eq!(cpu_status, BokehStatus::Ok);
+    let mut p = null_mut();
+    let settings = BokehSettings { backend: BOKEH_BACKEND_GPU, ..BokehSettings::default() };
+    // SAFETY: valid pointers.
+    let created = unsafe { bokeh_processor_create(&settings, &mut p) };
+    if created == BokehStatus::Gpu {
+        eprintln!("no GPU adapter here ({}): skipped", last_error());
+        return;
+    }
+    assert_eq!(created, BokehStatus::Ok, "{}", last_error());
+    destroy(p);
+    let (status, gpu) = run(BOKEH_BACKEND_GPU);
+    assert_eq!(status, BokehStatus::Ok, "{}", last_error());
+    // The GPU backend's declared tolerance (tests/gpu.rs): 2 codes at most, 0.25 on average.
+    let diffs: Vec<u8> = gpu.iter().zip(&cpu).map(|(a, b)| a.abs_diff(*b)).collect();
+    let max = diffs.iter().copied().max().unwrap_or(0);
+    let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+    assert!(max <= 2 && mean <= 0.25, "GPU vs CPU through the C API: max {max}, mean {mean:.4}");
+}

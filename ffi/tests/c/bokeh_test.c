@@ -487,12 +487,17 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int bench(uint32_t w, uint32_t h, int frames, int nv21) {
-    bokeh_processor *p = NULL;
-    if (bokeh_processor_create(NULL, &p) != BOKEH_STATUS_OK) {
-        fprintf(stderr, "create: %s\n", bokeh_last_error());
-        return 1;
+/* One frame through `p`, in milliseconds (negative on error). */
+static double timed_frame(bokeh_processor *p, const bokeh_frame *in, const bokeh_frame *out) {
+    double t0 = now_ms();
+    if (bokeh_processor_process(p, in, out) != BOKEH_STATUS_OK) {
+        fprintf(stderr, "process: %s\n", bokeh_last_error());
+        return -1;
     }
+    return now_ms() - t0;
+}
+
+static int bench(uint32_t w, uint32_t h, int frames, int nv21) {
     size_t len = (size_t)w * h * 4;
     unsigned char *in = malloc(len), *out = malloc(len);
     for (size_t i = 0; i < len; i++) in[i] = (unsigned char)((i * 7 + i / (w * 4) * 3) & 0xFF);
@@ -500,16 +505,31 @@ static int bench(uint32_t w, uint32_t h, int frames, int nv21) {
     bokeh_frame inf = nv21 ? describe(in, nv21_len, w, h, BOKEH_FORMAT_NV21, BOKEH_COLOR_BT601_FULL)
                            : describe(in, len, w, h, BOKEH_FORMAT_RGBA, 0);
     bokeh_frame outf = describe(out, len, w, h, BOKEH_FORMAT_RGBA, 0);
+    /* A camera stream (temporal smoothing and tracking): the first frame with and without
+       bokeh_processor_prepare, then the steady frames. */
+    bokeh_settings s;
+    bokeh_settings_init(&s);
+    s.temporal = 1;
+    bokeh_processor *cold = NULL, *p = NULL;
+    if (bokeh_processor_create(&s, &cold) != BOKEH_STATUS_OK || bokeh_processor_create(&s, &p) != BOKEH_STATUS_OK) {
+        fprintf(stderr, "create: %s\n", bokeh_last_error());
+        return 1;
+    }
+    double first_cold = timed_frame(cold, &inf, &outf);
+    bokeh_processor_destroy(&cold);
+    double t0 = now_ms();
+    if (bokeh_processor_prepare(p, w, h, inf.format) != BOKEH_STATUS_OK) {
+        fprintf(stderr, "prepare: %s\n", bokeh_last_error());
+        return 1;
+    }
+    double prepare = now_ms() - t0;
+    double first = timed_frame(p, &inf, &outf);
     bokeh_timings sum, t;
     memset(&sum, 0, sizeof sum);
-    double start = 0;
-    for (int i = -3; i < frames; i++) { /* three warm-up frames compile the model's plan */
-        if (i == 0) start = now_ms();
-        if (bokeh_processor_process(p, &inf, &outf) != BOKEH_STATUS_OK) {
-            fprintf(stderr, "process: %s\n", bokeh_last_error());
-            return 1;
-        }
-        if (i >= 0 && bokeh_processor_get_timings(p, &t) == BOKEH_STATUS_OK) {
+    double start = now_ms();
+    for (int i = 0; i < frames; i++) {
+        if (timed_frame(p, &inf, &outf) < 0) return 1;
+        if (bokeh_processor_get_timings(p, &t) == BOKEH_STATUS_OK) {
             sum.convert_ms += t.convert_ms;
             sum.preprocess_ms += t.preprocess_ms, sum.inference_ms += t.inference_ms;
             sum.upsample_ms += t.upsample_ms, sum.blur_ms += t.blur_ms, sum.composite_ms += t.composite_ms;
@@ -518,8 +538,10 @@ static int bench(uint32_t w, uint32_t h, int frames, int nv21) {
     double per_frame = (now_ms() - start) / frames;
     printf("%ux%u %s, %d frames: %.2f ms/frame (convert %.2f, preprocess %.2f, inference %.2f, upsample %.2f, "
            "blur %.2f, composite %.2f)\n",
-           w, h, nv21 ? "NV21" : "RGBA", frames, per_frame, sum.convert_ms / frames, sum.preprocess_ms / frames, sum.inference_ms / frames, sum.upsample_ms / frames,
-           sum.blur_ms / frames, sum.composite_ms / frames);
+           w, h, nv21 ? "NV21" : "RGBA", frames, per_frame, sum.convert_ms / frames, sum.preprocess_ms / frames,
+           sum.inference_ms / frames, sum.upsample_ms / frames, sum.blur_ms / frames, sum.composite_ms / frames);
+    printf("first frame: %.1f ms without prepare, %.1f ms after prepare (%.2fx steady; prepare took %.1f ms)\n",
+           first_cold, first, first / per_frame, prepare);
     bokeh_processor_destroy(&p);
     free(in);
     free(out);

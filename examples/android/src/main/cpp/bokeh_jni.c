@@ -1,8 +1,11 @@
 /*
  * JNI glue between dev.bokeh.Bokeh (Kotlin) and the bokeh C API (include/bokeh.h).
  * Camera frames arrive as the planes of an android.media.Image (YUV_420_888) in direct
- * ByteBuffers, or as an ARGB_8888 Bitmap processed in place. Errors become Java exceptions
- * carrying bokeh_last_error().
+ * ByteBuffers, or as an ARGB_8888 Bitmap processed in place. A handle is a bokeh_processor
+ * (each call returns its frame) or, for a camera preview, a bokeh_stream (each push returns the
+ * frame before it, the model running on its own thread meanwhile). The camera's rotation and
+ * the front camera's mirror travel in the settings; the library turns the output upright.
+ * Errors become Java exceptions carrying bokeh_last_error().
  *
  * scripts/test_ffi.sh compiles this file against the JDK's jni.h and runs it from Java on the
  * desktop (the YUV path); the Bitmap path needs the NDK's <android/bitmap.h> and is built only
@@ -31,9 +34,12 @@ static void throw_last_error(JNIEnv *env, bokeh_status status) {
 }
 
 static bokeh_processor *processor_of(jlong handle) { return (bokeh_processor *)(intptr_t)handle; }
+static bokeh_stream *stream_of(jlong handle) { return (bokeh_stream *)(intptr_t)handle; }
 
-/* Settings from the Kotlin arguments (out-of-range values are left for the library to refuse). */
-static bokeh_settings settings(jint mode, jint blur, jfloat strength, jint threads, jboolean smoothing) {
+/* Settings from the Kotlin arguments (out-of-range values are left for the library to refuse).
+   The output is always upright: the app draws it as it comes. */
+static bokeh_settings settings(jint mode, jint blur, jfloat strength, jint threads, jboolean smoothing,
+                               jint rotation, jboolean mirror) {
     bokeh_settings s;
     bokeh_settings_init(&s);
     s.mode = (bokeh_mode)mode;
@@ -41,34 +47,57 @@ static bokeh_settings settings(jint mode, jint blur, jfloat strength, jint threa
     s.strength = strength;
     s.num_threads = threads < 0 ? 0u : (uint32_t)threads;
     s.temporal = smoothing ? 1u : 0u;
+    s.rotation = rotation < 0 ? 1u : (uint32_t)rotation; /* 1: refused by the library, with its message */
+    s.mirror = mirror ? 1u : 0u;
+    s.upright_output = 1;
     return s;
 }
 
-JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cls, jint mode, jint blur,
-                                                          jfloat strength, jint threads, jboolean smoothing) {
+JNIEXPORT jlong JNICALL Java_dev_bokeh_Bokeh_nativeCreate(JNIEnv *env, jclass cls, jboolean stream, jint mode,
+                                                          jint blur, jfloat strength, jint threads,
+                                                          jboolean smoothing, jint rotation, jboolean mirror) {
     (void)cls;
-    bokeh_settings s = settings(mode, blur, strength, threads, smoothing);
-    bokeh_processor *p = NULL;
-    bokeh_status status = bokeh_processor_create(&s, &p);
+    bokeh_settings s = settings(mode, blur, strength, threads, smoothing, rotation, mirror);
+    void *handle = NULL;
+    bokeh_status status = stream ? bokeh_stream_create(&s, (bokeh_stream **)&handle)
+                                 : bokeh_processor_create(&s, (bokeh_processor **)&handle);
     if (status != BOKEH_STATUS_OK) {
         throw_last_error(env, status);
         return 0;
     }
-    return (jlong)(intptr_t)p;
+    return (jlong)(intptr_t)handle;
 }
 
-JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeDestroy(JNIEnv *env, jclass cls, jlong handle) {
+JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeDestroy(JNIEnv *env, jclass cls, jboolean stream, jlong handle) {
     (void)env, (void)cls;
-    bokeh_processor *p = processor_of(handle);
-    bokeh_processor_destroy(&p);
+    if (stream) {
+        bokeh_stream *s = stream_of(handle);
+        bokeh_stream_destroy(&s);
+    } else {
+        bokeh_processor *p = processor_of(handle);
+        bokeh_processor_destroy(&p);
+    }
 }
 
-JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeSetSettings(JNIEnv *env, jclass cls, jlong handle, jint mode,
-                                                              jint blur, jfloat strength, jint threads,
-                                                              jboolean smoothing) {
+/* Never BUSY: may be called from the UI thread while the camera thread processes. */
+JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeSetSettings(JNIEnv *env, jclass cls, jboolean stream, jlong handle,
+                                                              jint mode, jint blur, jfloat strength, jint threads,
+                                                              jboolean smoothing, jint rotation, jboolean mirror) {
     (void)cls;
-    bokeh_settings s = settings(mode, blur, strength, threads, smoothing);
-    bokeh_status status = bokeh_processor_set_settings(processor_of(handle), &s);
+    bokeh_settings s = settings(mode, blur, strength, threads, smoothing, rotation, mirror);
+    bokeh_status status = stream ? bokeh_stream_set_settings(stream_of(handle), &s)
+                                 : bokeh_processor_set_settings(processor_of(handle), &s);
+    if (status != BOKEH_STATUS_OK) throw_last_error(env, status);
+}
+
+/* Readies the handle for frames of this size (plans compiled, one black frame run): the first
+   camera frame then costs what the others do. */
+JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativePrepare(JNIEnv *env, jclass cls, jboolean stream, jlong handle,
+                                                          jint width, jint height) {
+    (void)cls;
+    uint32_t w = width < 0 ? 0u : (uint32_t)width, h = height < 0 ? 0u : (uint32_t)height;
+    bokeh_status status = stream ? bokeh_stream_prepare(stream_of(handle), w, h, BOKEH_FORMAT_NV21)
+                                 : bokeh_processor_prepare(processor_of(handle), w, h, BOKEH_FORMAT_NV21);
     if (status != BOKEH_STATUS_OK) throw_last_error(env, status);
 }
 
@@ -89,23 +118,25 @@ static uint8_t *direct(JNIEnv *env, jobject buffer, size_t *size, const char *wh
 /*
  * YUV_420_888 planes as Image.getPlanes() gives them. With a chroma pixel stride of 1 the
  * planes are I420; with 2, U and V interleave in one buffer (NV12 when U comes first, NV21 when
- * V does), which is how most Android cameras deliver them.
+ * V does), which is how most Android cameras deliver them. `out` is out_width x out_height
+ * (the image's size turned upright). A stream writes the frame pushed before this one and
+ * returns whether it wrote one; a processor always writes this frame's.
  */
-JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeProcessYuv420(JNIEnv *env, jclass cls, jlong handle, jint width,
-                                                                jint height, jobject y, jint y_stride, jobject u,
-                                                                jobject v, jint uv_row_stride, jint uv_pixel_stride,
-                                                                jboolean full_range, jobject out, jint out_stride,
-                                                                jint out_format) {
+JNIEXPORT jboolean JNICALL Java_dev_bokeh_Bokeh_nativeProcessYuv420(
+    JNIEnv *env, jclass cls, jboolean stream, jlong handle, jint width, jint height, jobject y, jint y_stride, jobject u,
+    jobject v, jint uv_row_stride, jint uv_pixel_stride, jboolean full_range, jobject out, jint out_width,
+    jint out_height, jint out_stride, jint out_format) {
     (void)cls;
     size_t ys, us, vs, os;
     uint8_t *yp = direct(env, y, &ys, "y"), *up = NULL, *vp = NULL, *op = NULL;
     if (yp) up = direct(env, u, &us, "u");
     if (up) vp = direct(env, v, &vs, "v");
     if (vp) op = direct(env, out, &os, "out");
-    if (!op) return;
-    if (width <= 0 || height <= 0 || y_stride <= 0 || uv_row_stride <= 0 || out_stride <= 0) {
+    if (!op) return JNI_FALSE;
+    if (width <= 0 || height <= 0 || y_stride <= 0 || uv_row_stride <= 0 || out_stride <= 0 || out_width <= 0 ||
+        out_height <= 0) {
         (*env)->ThrowNew(env, (*env)->FindClass(env, "java/lang/IllegalArgumentException"), "sizes must be positive");
-        return;
+        return JNI_FALSE;
     }
     bokeh_frame in;
     memset(&in, 0, sizeof in);
@@ -127,16 +158,19 @@ JNIEXPORT void JNICALL Java_dev_bokeh_Bokeh_nativeProcessYuv420(JNIEnv *env, jcl
     } else {
         (*env)->ThrowNew(env, (*env)->FindClass(env, "java/lang/IllegalArgumentException"),
                          "unsupported chroma layout (pixel stride must be 1, or 2 with interleaved U/V)");
-        return;
+        return JNI_FALSE;
     }
     bokeh_frame o;
     memset(&o, 0, sizeof o);
-    o.width = (uint32_t)width;
-    o.height = (uint32_t)height;
+    o.width = (uint32_t)out_width;
+    o.height = (uint32_t)out_height;
     o.format = (bokeh_pixel_format)out_format;
     o.planes[0] = op, o.strides[0] = (size_t)out_stride, o.sizes[0] = os;
-    bokeh_status status = bokeh_processor_process(processor_of(handle), &in, &o);
+    uint32_t written = 1;
+    bokeh_status status = stream ? bokeh_stream_push(stream_of(handle), &in, &o, &written)
+                                 : bokeh_processor_process(processor_of(handle), &in, &o);
     if (status != BOKEH_STATUS_OK) throw_last_error(env, status);
+    return written ? JNI_TRUE : JNI_FALSE;
 }
 
 #ifdef __ANDROID__
