@@ -307,8 +307,13 @@ enum bokeh_status bokeh_processor_create(const struct bokeh_settings *settings,
                                          struct bokeh_processor **out);
 
 // Creates a processor with an ONNX model read from `path`. `model_spec` describes the model's
-// input and output ("mediapipe", "mediapipe-landscape", "modnet", or "key=value,…" as the CLI's
-// `--model-spec`); NULL means "mediapipe".
+// input and output; NULL means "mediapipe". It is a preset — "mediapipe" (NHWC 256×256,
+// inputs in 0..1, probability out), "mediapipe-landscape" (256×144), "modnet" — optionally
+// followed by `,key=value` items that change it: `input=NAME`, `layout=nhwc|nchw`, `size=WxH`
+// or `short=N` with `multiple=M` (size following the frame), `norm=unit|symmetric|imagenet`,
+// `output=probability|logit`. The models embedded in the library are
+// "mediapipe,layout=nchw". A spec that does not fit the model fails with
+// `BOKEH_STATUS_MODEL` and a message naming the spec.
 //
 // # Safety
 // `path` must be a NUL-terminated string; `model_spec` NULL or one; `settings` NULL or a

@@ -34,6 +34,7 @@ pub(crate) trait Engine: Send + Sized {
     fn reset(&mut self);
     fn timings(&self) -> StageTimings;
     fn mask(&mut self) -> &Mask;
+    fn prepare(&mut self, width: u32, height: u32, format: PixelFormat) -> bokeh::Result<()>;
     /// Processes (or, for a stream, submits) one input and writes an output frame into `out`;
     /// `false` when there was none to write yet (a stream's first frame). `scratch` is the
     /// handle's conversion buffer; `convert` gets the time spent converting a camera frame
@@ -84,6 +85,9 @@ impl Engine for Pipeline {
     fn mask(&mut self) -> &Mask {
         Pipeline::mask(self)
     }
+    fn prepare(&mut self, width: u32, height: u32, format: PixelFormat) -> bokeh::Result<()> {
+        Pipeline::prepare(self, width, height, format)
+    }
     fn submit(
         &mut self,
         input: Source<'_>,
@@ -120,6 +124,9 @@ impl Engine for Stream {
     }
     fn mask(&mut self) -> &Mask {
         Stream::mask(self)
+    }
+    fn prepare(&mut self, width: u32, height: u32, format: PixelFormat) -> bokeh::Result<()> {
+        Stream::prepare(self, width, height, format)
     }
     fn submit(
         &mut self,
@@ -271,6 +278,15 @@ impl<E: Engine> Handle<E> {
             self.shared().timings = Some(t);
         }
         Ok(value)
+    }
+
+    /// The prepare call of either handle: the size and format checked, then the engine readied.
+    pub(crate) fn prepare(&self, width: u32, height: u32, format: crate::BokehPixelFormat) -> FfiResult<()> {
+        let format = crate::prepare_args(width, height, format)?;
+        self.frame_call(|slot| {
+            let result = slot.run(|s| s.engine.prepare(width, height, format));
+            result.map(|()| ((), None)).map_err(|e| Failure::from_error("prepare", e))
+        })
     }
 
     /// Brings the engine up to the shared settings (see the module documentation).

@@ -771,17 +771,20 @@ unsafe fn run_frame<E: Engine>(
         return Ok((false, None));
     }
     slot.has_frame = true;
-    let t = slot.engine.timings();
-    let timings = BokehTimings {
+    Ok((true, Some(timings_of(slot.engine.timings(), convert, start.elapsed()))))
+}
+
+/// The C timings of a frame: the engine's stages, the conversion and the whole call.
+fn timings_of(t: bokeh::StageTimings, convert: Duration, total: Duration) -> BokehTimings {
+    BokehTimings {
         convert_ms: ms(convert),
         preprocess_ms: ms(t.preprocess),
         inference_ms: ms(t.inference),
         upsample_ms: ms(t.upsample),
         blur_ms: ms(t.blur),
         composite_ms: ms(t.composite),
-        total_ms: ms(start.elapsed()),
-    };
-    Ok((true, Some(timings)))
+        total_ms: ms(total),
+    }
 }
 
 /// The handle behind a C pointer.
@@ -1018,8 +1021,13 @@ pub unsafe extern "C" fn bokeh_processor_create(
 }
 
 /// Creates a processor with an ONNX model read from `path`. `model_spec` describes the model's
-/// input and output ("mediapipe", "mediapipe-landscape", "modnet", or "key=value,…" as the CLI's
-/// `--model-spec`); NULL means "mediapipe".
+/// input and output; NULL means "mediapipe". It is a preset — "mediapipe" (NHWC 256×256,
+/// inputs in 0..1, probability out), "mediapipe-landscape" (256×144), "modnet" — optionally
+/// followed by `,key=value` items that change it: `input=NAME`, `layout=nhwc|nchw`, `size=WxH`
+/// or `short=N` with `multiple=M` (size following the frame), `norm=unit|symmetric|imagenet`,
+/// `output=probability|logit`. The models embedded in the library are
+/// "mediapipe,layout=nchw". A spec that does not fit the model fails with
+/// `BOKEH_STATUS_MODEL` and a message naming the spec.
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string; `model_spec` NULL or one; `settings` NULL or a
@@ -1191,13 +1199,7 @@ pub unsafe extern "C" fn bokeh_processor_prepare(
     height: u32,
     format: BokehPixelFormat,
 ) -> BokehStatus {
-    guard(|| {
-        let format = prepare_args(width, height, format)?;
-        self::processor(processor)?.frame_call(|slot| {
-            let result = slot.run(|s| s.engine.prepare(width, height, format));
-            result.map(|()| ((), None)).map_err(|e| Failure::from_error("prepare", e))
-        })
-    })
+    guard(|| self::processor(processor)?.prepare(width, height, format))
 }
 
 /// Processes one frame: `input` in any format, `output` the size the settings give (the input's,

@@ -127,16 +127,7 @@ pub unsafe extern "C" fn bokeh_stream_finish(
             if wrote {
                 slot.has_frame = true;
             }
-            let t = slot.engine.timings();
-            let timings = wrote.then(|| BokehTimings {
-                convert_ms: 0.0,
-                preprocess_ms: ms(t.preprocess),
-                inference_ms: ms(t.inference),
-                upsample_ms: ms(t.upsample),
-                blur_ms: ms(t.blur),
-                composite_ms: ms(t.composite),
-                total_ms: ms(start.elapsed()),
-            });
+            let timings = wrote.then(|| timings_of(*slot.engine.timings(), Duration::ZERO, start.elapsed()));
             Ok((wrote, timings))
         })?;
         // SAFETY: non-null and writable per the contract.
@@ -158,13 +149,7 @@ pub unsafe extern "C" fn bokeh_stream_prepare(
     height: u32,
     format: BokehPixelFormat,
 ) -> BokehStatus {
-    guard(|| {
-        let format = prepare_args(width, height, format)?;
-        self::stream(stream)?.frame_call(|slot| {
-            let result = slot.run(|s| s.engine.prepare(width, height, format));
-            result.map(|()| ((), None)).map_err(|e| Failure::from_error("prepare", e))
-        })
-    })
+    guard(|| self::stream(stream)?.prepare(width, height, format))
 }
 
 /// As `bokeh_processor_set_settings`, for a stream (applied from the next push; never `BUSY`).

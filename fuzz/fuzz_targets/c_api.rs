@@ -77,10 +77,14 @@ fuzz_target!(|data: &[u8]| {
     settings.blur = (b.u8() % 3) as u32;
     settings.strength = b.u8() as f32 / 800.0;
     settings.num_threads = (b.u8() % 3) as u32;
+    settings.rotation = [0, 90, 180, 270, 45][(b.u8() % 5) as usize];
+    settings.mirror = (b.u8() % 3) as u32;
+    settings.upright_output = (b.u8() % 2) as u32;
     if b.u8() == 0 {
-        settings.struct_size = b.u8() as u32;
+        // At most the struct's real size: a larger struct_size promises readable bytes beyond it.
+        settings.struct_size = b.u8() as u32 % (std::mem::size_of::<BokehSettings>() as u32 + 1);
     }
-    // SAFETY: `settings` is a whole struct, whatever struct_size claims below its size.
+    // SAFETY: `settings` is a whole struct, whatever struct_size claims up to its size.
     let status = unsafe { bokeh_processor_set_settings(p, &settings) };
     assert_ne!(status, BokehStatus::Internal);
     let mut planes = Vec::new();
