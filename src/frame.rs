@@ -250,6 +250,17 @@ impl Frame {
         Ok(Frame { data: vec![0; len], width, height, format })
     }
 
+    /// The frame in `slot` if it already is a `width × height` frame of `format`, else a new
+    /// black one put there: a buffer kept from one frame to the next, reallocated only when the
+    /// size or format changes (its pixels are whatever the last user left).
+    pub fn reuse(slot: &mut Option<Frame>, width: u32, height: u32, format: PixelFormat) -> Result<&mut Frame> {
+        let frame = match slot.take() {
+            Some(f) if (f.width, f.height, f.format) == (width, height, format) => f,
+            _ => Frame::new(width, height, format)?,
+        };
+        Ok(slot.insert(frame))
+    }
+
     /// Takes ownership of tightly packed pixels; the length must be exactly
     /// `width × height × bytes_per_pixel`.
     pub fn from_vec(data: Vec<u8>, width: u32, height: u32, format: PixelFormat) -> Result<Self> {

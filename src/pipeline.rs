@@ -254,15 +254,18 @@ impl Pipeline {
     /// it again after a change of size or orientation. Without it the first frame of a size
     /// stalls on plan compilation (≈ 85 ms per model variant on a laptop core).
     pub fn prepare(&mut self, width: u32, height: u32, format: PixelFormat) -> Result<()> {
-        self.session.prepare(width, height)?;
-        let frame = Frame::new(width, height, format)?;
-        let (w, h) = self.options.output_size(width, height);
-        let mut out = Frame::new(w, h, self.options.output_format(format))?;
+        self.prepare_model(width, height)?;
         let timings = self.timings;
-        let result = self.process_into(frame.as_ref(), &mut out.as_mut());
+        let result = self.process(Frame::new(width, height, format)?.as_ref()).map(drop);
         self.timings = timings;
         self.reset_temporal();
         result
+    }
+
+    /// The model half of [`Pipeline::prepare`]: the plans compiled and this pipeline's
+    /// inference states made (a [`crate::Stream`] runs its black frame through its own threads).
+    pub(crate) fn prepare_model(&mut self, width: u32, height: u32) -> Result<()> {
+        self.session.prepare(width, height)
     }
 
     /// Processes `input` into a new frame of [`Options::output_format`] and
@@ -444,11 +447,7 @@ impl Pipeline {
         if self.options.turns_output() {
             // Composited as the input is stored, then turned upright into the caller's frame.
             let format = self.options.output_format(input.format());
-            let stored = match self.stored_output.take() {
-                Some(f) if (f.width(), f.height(), f.format()) == (w, h, format) => f,
-                _ => Frame::new(w, h, format)?,
-            };
-            let stored = self.stored_output.insert(stored);
+            let stored = Frame::reuse(&mut self.stored_output, w, h, format)?;
             self.pixels.composite(input, mode, replacement, &mut stored.as_mut())?;
             crate::orient::orient_into(stored.as_ref(), self.options.orientation, output)?;
         } else {

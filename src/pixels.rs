@@ -137,13 +137,11 @@ impl Pixels {
         match self {
             Pixels::Cpu(_) => session.preprocess(input),
             #[cfg(feature = "gpu")]
-            Pixels::Gpu(g) if !session.orientation().is_upright() => {
-                g.px.upload(input)?;
-                session.preprocess(input)
-            }
-            #[cfg(feature = "gpu")]
             Pixels::Gpu(g) => {
                 g.px.upload(input)?;
+                if !session.orientation().is_upright() {
+                    return session.preprocess(input);
+                }
                 let px = &mut g.px;
                 session.preprocess_with(input, |size, spec, out| {
                     px.preprocess(size, spec.sampling, spec.normalization, spec.layout, out)

@@ -234,7 +234,9 @@ impl Stream {
         if self.in_flight {
             return Err(Error::InvalidOption("prepare: a frame is in flight; call finish first".into()));
         }
-        self.pixels.prepare(width, height, format)?;
+        // The plans (shared with the worker through the segmenter); the black frame below then
+        // warms the worker's states and the pixel stages once, through the threads that use them.
+        self.pixels.prepare_model(width, height)?;
         let frame = Frame::new(width, height, format)?;
         let (w, h) = self.pixels.options().output_size(width, height);
         let mut out = Frame::new(w, h, self.pixels.options().output_format(format))?;

@@ -55,20 +55,6 @@ pub(crate) enum Source<'a> {
     Yuv(YuvFrameRef<'a>, PixelFormat),
 }
 
-/// `scratch` as a `width × height` frame of `format`, reusing it when it already is one.
-pub(crate) fn scratch_frame(
-    scratch: &mut Option<Frame>,
-    width: u32,
-    height: u32,
-    format: PixelFormat,
-) -> bokeh::Result<&mut Frame> {
-    let frame = match scratch.take() {
-        Some(f) if (f.width(), f.height(), f.format()) == (width, height, format) => f,
-        _ => Frame::new(width, height, format)?,
-    };
-    Ok(scratch.insert(frame))
-}
-
 impl Engine for Pipeline {
     fn options(&self) -> &Options {
         Pipeline::options(self)
@@ -99,7 +85,7 @@ impl Engine for Pipeline {
             Source::Packed(frame) => self.process_into(frame, out)?,
             Source::Yuv(yuv, format) => {
                 let t = std::time::Instant::now();
-                let frame = scratch_frame(scratch, yuv.width(), yuv.height(), format)?;
+                let frame = Frame::reuse(scratch, yuv.width(), yuv.height(), format)?;
                 yuv.to_rgb_into(&mut frame.as_mut())?;
                 *convert += t.elapsed();
                 self.process_into(frame.as_ref(), out)?
@@ -240,6 +226,72 @@ impl<E: Engine> Handle<E> {
                 "in use by another thread (one frame call at a time; settings and timings calls never wait)",
             )),
         }
+    }
+
+    /// `set_settings` of either handle: `ptr` read, checked and stored for the next frame.
+    ///
+    /// # Safety
+    /// `ptr` must be NULL or readable for its `struct_size` bytes.
+    pub(crate) unsafe fn set_settings_from(&self, ptr: *const BokehSettings) -> FfiResult<()> {
+        if ptr.is_null() {
+            return Err(Failure::null("settings"));
+        }
+        // SAFETY: forwarded contract.
+        self.set_settings(unsafe { crate::read_settings(ptr, "settings")? })
+    }
+
+    /// `get_settings` of either handle: the settings last set, into the caller's struct.
+    ///
+    /// # Safety
+    /// `out` must be NULL or writable for its `struct_size` bytes.
+    pub(crate) unsafe fn get_settings_into(&self, out: *mut BokehSettings) -> FfiResult<()> {
+        let current = self.shared().settings;
+        if out.is_null() {
+            return Err(Failure::null("settings"));
+        }
+        // SAFETY: forwarded contract.
+        unsafe { crate::write_settings(current, out) }
+    }
+
+    /// `set_background` of either handle: the caller's frame copied, used from the next frame.
+    ///
+    /// # Safety
+    /// `background` must be NULL or a frame whose planes are readable as it describes.
+    pub(crate) unsafe fn set_background_from(&self, background: *const crate::BokehFrame) -> FfiResult<()> {
+        // SAFETY: forwarded contract.
+        self.set_background(unsafe { crate::background_copy(background)? })
+    }
+
+    /// `reset` of either handle: the past is forgotten at the next frame.
+    pub(crate) fn request_reset(&self) {
+        self.shared().reset = true;
+    }
+
+    /// `get_timings` of either handle: the last frame's snapshot, `NOT_READY` (saying
+    /// `before_first`) before there is one.
+    ///
+    /// # Safety
+    /// `out` must be NULL or writable.
+    pub(crate) unsafe fn timings_into(&self, out: *mut BokehTimings, before_first: &str) -> FfiResult<()> {
+        let snapshot = self.shared().timings;
+        // SAFETY: writable per the contract when non-null.
+        let slot = unsafe { out.as_mut() }.ok_or_else(|| Failure::null("timings"))?;
+        *slot = snapshot.ok_or_else(|| Failure::new(BokehStatus::NotReady, before_first))?;
+        Ok(())
+    }
+
+    /// `get_mask` of either handle: the engine's mask of the last frame into the caller's GRAY
+    /// frame (a frame call: `BUSY` while another thread is inside one).
+    ///
+    /// # Safety
+    /// `mask` must be NULL or a frame whose plane 0 is writable for its declared size.
+    pub(crate) unsafe fn mask_into(&self, mask: *const crate::BokehFrame) -> FfiResult<()> {
+        // SAFETY: readable per the contract when non-null.
+        let mask = unsafe { mask.as_ref() }.ok_or_else(|| Failure::null("mask"))?;
+        let mut slot = self.engine()?;
+        // SAFETY: forwarded contract.
+        let mut out = unsafe { crate::output_view(mask, "mask")? };
+        slot.run(|s| s.write_mask(&mut out))
     }
 
     /// Validates `settings` and stores them for the next frame.

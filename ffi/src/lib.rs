@@ -43,7 +43,7 @@ use bokeh::{
 };
 
 mod handle;
-use handle::{scratch_frame, Engine, Handle, Slot, Source};
+use handle::{Engine, Handle, Slot, Source};
 
 /// Version of the C ABI described by `bokeh.h`; bumped on any incompatible change.
 pub const BOKEH_ABI_VERSION: u32 = 1;
@@ -736,14 +736,14 @@ unsafe fn run_frame<E: Engine>(
                 ))
             }
             Input::Packed(f) if in_place => {
-                scratch_frame(&mut slot.scratch, f.width(), f.height(), f.format())
+                Frame::reuse(&mut slot.scratch, f.width(), f.height(), f.format())
                     .map_err(frame_error("scratch frame"))?
                     .copy_from(f);
                 true
             }
             Input::Yuv(y) if in_place => {
                 let format = if keeps_format { out_format } else { PixelFormat::Rgb8 };
-                let frame = scratch_frame(&mut slot.scratch, y.width(), y.height(), format)
+                let frame = Frame::reuse(&mut slot.scratch, y.width(), y.height(), format)
                     .map_err(frame_error("scratch frame"))?;
                 y.to_rgb_into(&mut frame.as_mut()).map_err(frame_error("input"))?;
                 true
@@ -1121,14 +1121,8 @@ pub unsafe extern "C" fn bokeh_processor_set_settings(
     processor: *mut BokehProcessor,
     settings: *const BokehSettings,
 ) -> BokehStatus {
-    guard(|| {
-        let handle = self::processor(processor)?;
-        if settings.is_null() {
-            return Err(Failure::null("settings"));
-        }
-        // SAFETY: readable per the contract.
-        handle.set_settings(unsafe { read_settings(settings, "settings")? })
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::processor(processor)?.set_settings_from(settings) })
 }
 
 /// Forgets the temporal smoothing's past (after a scene cut or a camera switch): the next
@@ -1138,10 +1132,7 @@ pub unsafe extern "C" fn bokeh_processor_set_settings(
 /// `processor` must be a live handle or NULL.
 #[no_mangle]
 pub unsafe extern "C" fn bokeh_processor_reset(processor: *mut BokehProcessor) -> BokehStatus {
-    guard(|| {
-        self::processor(processor)?.shared().reset = true;
-        Ok(())
-    })
+    guard(|| self::processor(processor).map(Handle::request_reset))
 }
 
 /// Copies the processor's settings (the last ones set) into `*settings`, whose `struct_size`
@@ -1156,14 +1147,8 @@ pub unsafe extern "C" fn bokeh_processor_get_settings(
     processor: *mut BokehProcessor,
     settings: *mut BokehSettings,
 ) -> BokehStatus {
-    guard(|| {
-        let current = self::processor(processor)?.shared().settings;
-        if settings.is_null() {
-            return Err(Failure::null("settings"));
-        }
-        // SAFETY: forwarded contract.
-        unsafe { write_settings(current, settings) }
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::processor(processor)?.get_settings_into(settings) })
 }
 
 /// Sets the background for `BOKEH_MODE_REPLACE` (any size and input format; the library copies
@@ -1177,11 +1162,8 @@ pub unsafe extern "C" fn bokeh_processor_set_background(
     processor: *mut BokehProcessor,
     background: *const BokehFrame,
 ) -> BokehStatus {
-    guard(|| {
-        let handle = self::processor(processor)?;
-        // SAFETY: forwarded contract.
-        handle.set_background(unsafe { background_copy(background)? })
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::processor(processor)?.set_background_from(background) })
 }
 
 /// Readies the processor for frames of `width` × `height` in `format` before the first one
@@ -1241,15 +1223,8 @@ pub unsafe extern "C" fn bokeh_processor_get_mask(
     processor: *mut BokehProcessor,
     mask: *const BokehFrame,
 ) -> BokehStatus {
-    guard(|| {
-        let handle = self::processor(processor)?;
-        // SAFETY: readable per the contract when non-null.
-        let mask = unsafe { mask.as_ref() }.ok_or_else(|| Failure::null("mask"))?;
-        let mut slot = handle.engine()?;
-        // SAFETY: forwarded contract.
-        let mut out = unsafe { output_view(mask, "mask")? };
-        slot.run(|s| s.write_mask(&mut out))
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::processor(processor)?.mask_into(mask) })
 }
 
 /// Stage times of the last processed frame, in milliseconds. `BOKEH_STATUS_NOT_READY` before
@@ -1262,13 +1237,8 @@ pub unsafe extern "C" fn bokeh_processor_get_timings(
     processor: *mut BokehProcessor,
     timings: *mut BokehTimings,
 ) -> BokehStatus {
-    guard(|| {
-        let snapshot = self::processor(processor)?.shared().timings;
-        // SAFETY: writable per the contract when non-null.
-        let slot = unsafe { timings.as_mut() }.ok_or_else(|| Failure::null("timings"))?;
-        *slot = snapshot.ok_or_else(|| Failure::new(BokehStatus::NotReady, "no frame has been processed yet"))?;
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::processor(processor)?.timings_into(timings, "no frame has been processed yet") })
 }
 
 mod stream_api;

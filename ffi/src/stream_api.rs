@@ -161,14 +161,8 @@ pub unsafe extern "C" fn bokeh_stream_set_settings(
     stream: *mut BokehStream,
     settings: *const BokehSettings,
 ) -> BokehStatus {
-    guard(|| {
-        let handle = self::stream(stream)?;
-        if settings.is_null() {
-            return Err(Failure::null("settings"));
-        }
-        // SAFETY: readable per the contract.
-        handle.set_settings(unsafe { read_settings(settings, "settings")? })
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::stream(stream)?.set_settings_from(settings) })
 }
 
 /// As `bokeh_processor_get_settings`, for a stream.
@@ -181,14 +175,8 @@ pub unsafe extern "C" fn bokeh_stream_get_settings(
     stream: *mut BokehStream,
     settings: *mut BokehSettings,
 ) -> BokehStatus {
-    guard(|| {
-        let current = self::stream(stream)?.shared().settings;
-        if settings.is_null() {
-            return Err(Failure::null("settings"));
-        }
-        // SAFETY: forwarded contract.
-        unsafe { write_settings(current, settings) }
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::stream(stream)?.get_settings_into(settings) })
 }
 
 /// As `bokeh_processor_set_background`, for a stream.
@@ -201,11 +189,8 @@ pub unsafe extern "C" fn bokeh_stream_set_background(
     stream: *mut BokehStream,
     background: *const BokehFrame,
 ) -> BokehStatus {
-    guard(|| {
-        let handle = self::stream(stream)?;
-        // SAFETY: forwarded contract.
-        handle.set_background(unsafe { background_copy(background)? })
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::stream(stream)?.set_background_from(background) })
 }
 
 /// Forgets the past (temporal smoothing, tracked people) from the next push on: after a cut or
@@ -215,10 +200,7 @@ pub unsafe extern "C" fn bokeh_stream_set_background(
 /// `stream` must be a live handle or NULL.
 #[no_mangle]
 pub unsafe extern "C" fn bokeh_stream_reset(stream: *mut BokehStream) -> BokehStatus {
-    guard(|| {
-        self::stream(stream)?.shared().reset = true;
-        Ok(())
-    })
+    guard(|| self::stream(stream).map(Handle::request_reset))
 }
 
 /// Stage times of the last output frame (preprocess and inference as the model's thread
@@ -229,13 +211,8 @@ pub unsafe extern "C" fn bokeh_stream_reset(stream: *mut BokehStream) -> BokehSt
 /// `stream` must be a live handle or NULL; `timings` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn bokeh_stream_get_timings(stream: *mut BokehStream, timings: *mut BokehTimings) -> BokehStatus {
-    guard(|| {
-        let snapshot = self::stream(stream)?.shared().timings;
-        // SAFETY: writable per the contract when non-null.
-        let slot = unsafe { timings.as_mut() }.ok_or_else(|| Failure::null("timings"))?;
-        *slot = snapshot.ok_or_else(|| Failure::new(BokehStatus::NotReady, "no frame has been output yet"))?;
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::stream(stream)?.timings_into(timings, "no frame has been output yet") })
 }
 
 /// Writes the soft person mask of the last output frame (255 = person, as the input is stored)
@@ -246,13 +223,6 @@ pub unsafe extern "C" fn bokeh_stream_get_timings(stream: *mut BokehStream, timi
 /// its declared size.
 #[no_mangle]
 pub unsafe extern "C" fn bokeh_stream_get_mask(stream: *mut BokehStream, mask: *const BokehFrame) -> BokehStatus {
-    guard(|| {
-        let handle = self::stream(stream)?;
-        // SAFETY: readable per the contract when non-null.
-        let mask = unsafe { mask.as_ref() }.ok_or_else(|| Failure::null("mask"))?;
-        let mut slot = handle.engine()?;
-        // SAFETY: forwarded contract.
-        let mut out = unsafe { output_view(mask, "mask")? };
-        slot.run(|s| s.write_mask(&mut out))
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { self::stream(stream)?.mask_into(mask) })
 }
