@@ -35,7 +35,23 @@ fn blend_row(
     let offsets = format.rgb_offsets();
     let alpha = format.alpha_offset();
     for (x, ((o, s), &m)) in out.chunks_exact_mut(bpp).zip(src.chunks_exact(bpp)).zip(mask).enumerate() {
+        if m >= 1.0 {
+            // All person: the blend would give back the source codes exactly (every code
+            // round-trips through decode and encode), so they are copied.
+            o.copy_from_slice(s);
+            continue;
+        }
         let bg = background(x);
+        if m <= 0.0 {
+            // All background: `bg + 0 · (…)` is `bg`, without decoding the source.
+            for c in 0..3 {
+                o[offsets[c]] = enc.encode(bg[c]);
+            }
+            if let Some(a) = alpha {
+                o[a] = s[a];
+            }
+            continue;
+        }
         for c in 0..3 {
             let b = bg[c];
             o[offsets[c]] = enc.encode(b + m * (lut[s[offsets[c]] as usize] - b));
@@ -152,4 +168,38 @@ pub(crate) fn write_mask(mask: &Mask, out: &mut FrameMut<'_>) {
             *o = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcuts for all-person and all-background pixels give exactly the bytes of the
+    /// blend they skip (the GPU backend, which blends every pixel, relies on it).
+    #[test]
+    fn the_all_person_and_all_background_shortcuts_equal_the_full_blend() {
+        let (lut, enc) = (decode_lut(), Encoder::new());
+        let backgrounds = [[0.0, 0.5, 1.0], [0.013, 0.2, 0.73], [1.0, 0.0, 0.31]];
+        for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8] {
+            let bpp = format.bytes_per_pixel();
+            // Every code in every channel, with an alpha that differs from the colours.
+            let src: Vec<u8> = (0..256 * bpp).map(|i| ((i / bpp) as u8).wrapping_add((i % bpp) as u8 * 85)).collect();
+            for bg in backgrounds {
+                for m in [0.0f32, 1.0] {
+                    let mask = vec![m; 256];
+                    let mut out = vec![0u8; src.len()];
+                    blend_row(&mut out, &src, &mask, format, lut, &enc, |_| bg);
+                    for (o, s) in out.chunks_exact(bpp).zip(src.chunks_exact(bpp)) {
+                        for (c, off) in format.rgb_offsets().into_iter().enumerate() {
+                            let full = enc.encode(bg[c] + m * (lut[s[off] as usize] - bg[c]));
+                            assert_eq!(o[off], full, "{format:?} mask {m} code {} bg {bg:?}", s[off]);
+                        }
+                        if let Some(a) = format.alpha_offset() {
+                            assert_eq!(o[a], s[a]);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
