@@ -22,15 +22,16 @@ last() { tail -n 1 | cut -f2; }
 stage() { grep "^$1	" | cut -f2; }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf 'size\tpeer_ms\tbokeh_seq_ms\tbokeh_pipelined_ms\tpeer/seq\tpeer/pipelined\n'
+printf 'size\tpeer_ms\tbokeh_seq_ms\tbokeh_pipelined_ms\tpeer/seq\tpeer/pipelined\tstream schedule\n'
 for size in 1280x720 1920x1080; do
     w=${size%x*} h=${size#*x}
     peer=$("$venv/bin/python" "$shared/tools/peer_pipeline.py" --width "$w" --height "$h" --frames "$frames" | last)
     seq_out=$($bokeh bench --size "$size" --frames "$frames" --input "$clip")
     pip_out=$($bokeh bench --size "$size" --frames "$frames" --input "$clip" --pipelined)
     seq=$(echo "$seq_out" | last) pip=$(echo "$pip_out" | last)
-    awk -v s="$size" -v p="$peer" -v a="$seq" -v b="$pip" \
-        'BEGIN { printf "%s\t%.2f\t%.2f\t%.2f\t%.2fx\t%.2fx\n", s, p, a, b, p / a, p / b }'
+    schedule=$(echo "$pip_out" | grep -o 'schedule [a-z]*' | cut -d' ' -f2)
+    awk -v s="$size" -v p="$peer" -v a="$seq" -v b="$pip" -v k="$schedule" \
+        'BEGIN { printf "%s\t%.2f\t%.2f\t%.2f\t%.2fx\t%.2fx\t%s\n", s, p, a, b, p / a, p / b, k }'
     [ "$size" = 1280x720 ] && tract_ms=$(echo "$seq_out" | stage inference)
 done
 

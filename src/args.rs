@@ -1,5 +1,5 @@
 //! Command-line helpers shared by the `bokeh` binary and the webcam demo (feature `clap`; the
-//! enums [`crate::Mode`], [`crate::BlurKind`] and [`crate::Backend`] derive `clap::ValueEnum`
+//! enums [`crate::Mode`], [`crate::BlurKind`], [`crate::Backend`] and [`crate::Schedule`] derive `clap::ValueEnum`
 //! with it).
 
 /// Parses a frame size written `WxH` (or `WXH`), each side 1..=16384, for `clap`'s

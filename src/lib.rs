@@ -94,7 +94,7 @@ pub use segment::{
     InputSize, Layout, ModelSpec, Normalization, OutputKind, Prepared, Sampling, Segmenter, SegmenterSession,
     SELFIE_LANDSCAPE_ONNX, SELFIE_SQUARE_ONNX,
 };
-pub use stream::Stream;
+pub use stream::{Schedule, Stream};
 pub use temporal::Temporal;
 pub use track::{TrackStats, Tracking};
 #[cfg(feature = "y4m")]

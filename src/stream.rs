@@ -2,11 +2,28 @@
 //!
 //! On a live preview the two halves of the pipeline have different costs: preprocess +
 //! inference (tract, one thread) and upsample + blur + composite (rayon). Run one after the other
-//! they add up; a [`Stream`] overlaps them instead. A worker thread owns a
+//! they add up; a [`Stream`] can overlap them. A worker thread owns a
 //! [`SegmenterSession`](crate::SegmenterSession) and segments each submitted frame; the caller's
-//! thread runs the pixel stages of the previous frame meanwhile, on a rayon pool of its own with
-//! one thread fewer than the machine has cores, so the two halves never oversubscribe the CPU.
-//! The frame time becomes the larger half instead of the sum.
+//! thread runs the pixel stages of the previous frame on a rayon pool of the stream's own.
+//!
+//! **Which schedule wins depends on the frame size, the machine and its load** ([`Schedule`]):
+//! - [`Schedule::Overlapped`]: the pixel stages on one thread fewer than the cores while the model
+//!   has the last core: a frame takes the longer half. Wins where the pixel stages on the fewer
+//!   cores take no longer than the model; on two cores that leaves the pixel stages one core,
+//!   and at 1080p the model's core idles half of each frame.
+//! - [`Schedule::Shared`]: both at once, the pixel stages on every core, the OS sharing the cores
+//!   with the model's thread: no core idles while either half has work.
+//! - [`Schedule::Sequential`]: the pixel stages of frame N on every core, then frame N+1 handed to
+//!   the model, which runs while the caller is between pushes: a frame takes the sum, less the
+//!   caller's own time — the sequential pipeline's frame time at worst.
+//!
+//! With [`Schedule::Auto`] (the default) the stream tries them in turn, two frames at a time,
+//! for [`Schedule::PROBE_FRAMES`] frames — from the first frame, after [`Stream::prepare`] or a
+//! change of frame size, and every [`Schedule::REPROBE_FRAMES`] frames — and keeps the one whose
+//! `push` returned soonest (the median time the caller was blocked in `push`: what a live preview
+//! feels, with the caller's own time between pushes counted as it really is). The numbers are in
+//! `BENCHMARKS.md`. The pictures are the same under every schedule; only where the work runs
+//! changes.
 //!
 //! The price is **one frame of latency**: [`Stream::push`] hands in frame N and writes out frame
 //! N−1, each mask applied to the very frame it was computed from (frames are copied into the
@@ -50,6 +67,167 @@ fn mean_difference(a: &[u8], b: &[u8]) -> f32 {
     sum as f32 / a.len().max(1) as f32
 }
 
+/// How a [`Stream`] shares the cores between the model and the pixel stages (see the module
+/// documentation). The pictures are the same under every schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Schedule {
+    /// Measure the others on a few frames now and then, and use the fastest (the default).
+    #[default]
+    Auto,
+    /// The model on its own core, working on frame N+1 while the pixel stages of frame N run
+    /// on the other cores: a frame takes the longer of the two halves.
+    Overlapped,
+    /// Both at once on every core, the OS sharing them.
+    Shared,
+    /// The pixel stages of frame N on every core first, then the model on frame N+1 while the
+    /// caller is between pushes: a frame takes the sum, less the caller's own time.
+    Sequential,
+}
+
+impl Schedule {
+    /// The schedules [`Schedule::Auto`] chooses from, in the order it tries them.
+    pub const MEASURED: [Schedule; 3] = [Schedule::Overlapped, Schedule::Shared, Schedule::Sequential];
+
+    /// Frames one measurement under [`Schedule::Auto`] takes: eight rounds, each giving every schedule two frames in a row (the first left out of the comparison:
+    /// the change of schedule shows in it). Interleaving them keeps a noisy machine's slow
+    /// moments from landing on one schedule only.
+    pub const PROBE_FRAMES: usize = PROBE_ROUNDS * 2 * Schedule::MEASURED.len();
+
+    /// Frames between two measurements under [`Schedule::Auto`] (scenes, tracking crops and the
+    /// machine's load change what wins). The second comes sooner, after
+    /// [`Schedule::FIRST_REPROBE_FRAMES`]: the first measures a stream's first frames, when its
+    /// threads and caches are cold.
+    pub const REPROBE_FRAMES: u64 = 1800;
+
+    /// Frames between the first measurement under [`Schedule::Auto`] and the second.
+    pub const FIRST_REPROBE_FRAMES: u64 = 300;
+
+    /// The schedule's name in lower case ("auto", "overlapped", "shared", "sequential").
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Auto => "auto",
+            Schedule::Overlapped => "overlapped",
+            Schedule::Shared => "shared",
+            Schedule::Sequential => "sequential",
+        }
+    }
+}
+
+/// Times each schedule gets in one measurement.
+const PROBE_ROUNDS: usize = 8;
+
+/// The choice of [`Schedule`] with [`Schedule::Auto`]: measures each of [`Schedule::MEASURED`]
+/// [`PROBE_ROUNDS`] times, interleaved, and keeps the one with the smallest median push time.
+#[derive(Debug, Clone)]
+pub(crate) struct Scheduler {
+    requested: Schedule,
+    /// The schedule in use.
+    active: Schedule,
+    /// While measuring: frames measured so far in this round of measurement.
+    probe: Option<usize>,
+    /// Each schedule's push times (the second frame of each of its pairs).
+    times: [[Duration; PROBE_ROUNDS]; 3],
+    /// Frames since the last measurement ended.
+    since_probe: u64,
+    /// Measurements finished since the last restart.
+    measured: u32,
+}
+
+impl Scheduler {
+    pub(crate) fn new(requested: Schedule) -> Self {
+        let mut s = Scheduler {
+            requested,
+            active: Schedule::Overlapped,
+            probe: None,
+            times: [[Duration::ZERO; PROBE_ROUNDS]; 3],
+            since_probe: 0,
+            measured: 0,
+        };
+        s.set(requested);
+        s
+    }
+
+    /// Uses `requested` from now on (`Auto` starts measuring again).
+    pub(crate) fn set(&mut self, requested: Schedule) {
+        self.requested = requested;
+        if requested == Schedule::Auto {
+            self.restart();
+        } else {
+            self.active = requested;
+            self.probe = None;
+        }
+    }
+
+    /// Starts measuring afresh under `Auto` (after prepare or a change of size).
+    pub(crate) fn restart(&mut self) {
+        self.measured = 0;
+        self.measure();
+    }
+
+    /// Starts a measurement under `Auto`.
+    fn measure(&mut self) {
+        if self.requested == Schedule::Auto {
+            self.probe = Some(0);
+            self.active = Schedule::MEASURED[0];
+            self.since_probe = 0;
+        }
+    }
+
+    /// The schedule in use for the next push.
+    pub(crate) fn active(&self) -> Schedule {
+        self.active
+    }
+
+    /// Whether `Auto` is measuring the schedules now.
+    pub(crate) fn is_measuring(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    /// Counts one push that wrote a frame, blocking the caller for `time`.
+    pub(crate) fn record(&mut self, time: Duration) {
+        if self.requested != Schedule::Auto {
+            return;
+        }
+        let Some(step) = self.probe else {
+            self.since_probe += 1;
+            let every = if self.measured == 1 { Schedule::FIRST_REPROBE_FRAMES } else { Schedule::REPROBE_FRAMES };
+            if self.since_probe >= every {
+                self.measure();
+            }
+            return;
+        };
+        // Step k: round k / 6, schedule (k / 2) % 3, the pair's first (0) or second (1) frame.
+        let n = Schedule::MEASURED.len();
+        if step % 2 == 1 {
+            self.times[(step / 2) % n][step / (2 * n)] = time;
+        }
+        let next = step + 1;
+        if next < Schedule::PROBE_FRAMES {
+            self.probe = Some(next);
+            self.active = Schedule::MEASURED[(next / 2) % n];
+        } else {
+            self.probe = None;
+            self.since_probe = 0;
+            self.measured = self.measured.saturating_add(1);
+            self.active = Schedule::MEASURED[fastest(&mut self.times)];
+        }
+    }
+}
+
+/// The index of the schedule with the smallest median time (the earliest on a tie).
+fn fastest(times: &mut [[Duration; PROBE_ROUNDS]; 3]) -> usize {
+    let mut best = (0, Duration::MAX);
+    for (i, run) in times.iter_mut().enumerate() {
+        run.sort_unstable();
+        let median = run[run.len() / 2];
+        if median < best.1 {
+            best = (i, median);
+        }
+    }
+    best.0
+}
+
 /// A frame travelling to the worker and back with its mask.
 struct Work {
     frame: Frame,
@@ -75,7 +253,14 @@ pub struct Stream {
     from_worker: Receiver<Work>,
     worker: Option<JoinHandle<()>>,
     pixels: Pipeline,
-    pool: WorkerPool,
+    /// The pixel stages' pool while the model has a core to itself (one thread fewer than the
+    /// cores; `None` on one core, where it would be `wide`).
+    narrow: Option<WorkerPool>,
+    /// The pixel stages' pool on every core.
+    wide: WorkerPool,
+    scheduler: Scheduler,
+    /// The frame size of the last push (a new size starts a new measurement).
+    size: (u32, u32),
     /// Buffers not in use: two in all, one travelling while the other is composited.
     spares: Vec<Work>,
     in_flight: bool,
@@ -117,7 +302,11 @@ impl Stream {
     pub fn new(segmenter: &Segmenter, options: Options) -> Result<Self> {
         let pixels = Pipeline::new(segmenter, options)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let pool = WorkerPool::new(cores.saturating_sub(1).max(1), |i| format!("bokeh-pixels-{i}"))?;
+        let narrow = match cores {
+            0 | 1 => None,
+            n => Some(WorkerPool::new(n - 1, |i| format!("bokeh-pixels-{i}"))?),
+        };
+        let wide = WorkerPool::new(cores, |i| format!("bokeh-pixels-all-{i}"))?;
         let (to_worker, work_rx) = sync_channel::<Work>(1);
         let (done_tx, from_worker) = sync_channel::<Work>(1);
         let mut session = segmenter.session();
@@ -183,7 +372,10 @@ impl Stream {
             from_worker,
             worker: Some(worker),
             pixels,
-            pool,
+            narrow,
+            wide,
+            scheduler: Scheduler::new(Schedule::Auto),
+            size: (0, 0),
             spares,
             in_flight: false,
             latency: Duration::ZERO,
@@ -248,6 +440,7 @@ impl Stream {
         self.reset_temporal();
         self.thumb.clear();
         self.since_segmented = 0;
+        self.scheduler.restart();
         result.map(|_| ())
     }
 
@@ -260,6 +453,18 @@ impl Stream {
     /// Frames between a frame being pushed and its output: 1 (the model runs one frame ahead).
     pub fn latency_frames(&self) -> u32 {
         1
+    }
+
+    /// Chooses how the model and the pixel stages share the cores from the next push on (see
+    /// [`Schedule`]); [`Schedule::Auto`], the default, measures the others and keeps the fastest.
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.scheduler.set(schedule);
+    }
+
+    /// The schedule in use for the next push (under [`Schedule::Auto`], the one being measured
+    /// or the one it chose), and whether `Auto` is still measuring.
+    pub fn schedule(&self) -> (Schedule, bool) {
+        (self.scheduler.active(), self.scheduler.is_measuring())
     }
 
     /// How many frames older than the last output frame its mask was (0 = its own mask).
@@ -382,12 +587,19 @@ impl Stream {
     }
 
     /// Fills a spare buffer with the next frame, sends it to the worker and composites the
-    /// previous one. A frame that cannot be filled leaves the stream as it was.
+    /// previous one, in the order the schedule in use says. A frame that cannot be filled
+    /// leaves the stream as it was.
     fn submit(&mut self, fill: impl FnOnce(&mut Frame) -> Result<()>, output: &mut FrameMut<'_>) -> Result<bool> {
+        let started = Instant::now();
         let mut work = self.spares.pop().ok_or_else(worker_gone)?;
         if let Err(e) = fill(&mut work.frame) {
             self.spares.push(work);
             return Err(e);
+        }
+        let size = (work.frame.width(), work.frame.height());
+        if size != self.size {
+            self.size = size;
+            self.scheduler.restart();
         }
         let done = if self.in_flight { Some(self.receive()?) } else { None };
         work.pushed = Instant::now();
@@ -399,13 +611,32 @@ impl Stream {
         work.tracking = tracking;
         work.orientation = self.pixels.options().orientation;
         self.frames_submitted += 1;
+        let schedule = self.scheduler.active();
+        let written = match done {
+            None => self.send(work).map(|()| false),
+            Some(done) if schedule == Schedule::Sequential => {
+                // The pixel stages first, on every core; the model runs after this push returns.
+                let written = self.composite(done, output, schedule);
+                self.send(work)?;
+                written.map(|()| true)
+            }
+            Some(done) => {
+                self.send(work)?;
+                self.composite(done, output, schedule).map(|()| true)
+            }
+        };
+        if let Ok(true) = written {
+            self.scheduler.record(started.elapsed());
+        }
+        written
+    }
+
+    /// Hands `work` to the worker; a frame is then in flight.
+    fn send(&mut self, work: Work) -> Result<()> {
         let sender = self.to_worker.as_ref().ok_or_else(worker_gone)?;
         sender.send(work).map_err(|_| worker_gone())?;
         self.in_flight = true;
-        match done {
-            Some(done) => self.composite(done, output).map(|()| true),
-            None => Ok(false),
-        }
+        Ok(())
     }
 
     /// Writes the result of the frame still in flight into `output`; returns `false` if there
@@ -415,7 +646,7 @@ impl Stream {
             return Ok(false);
         }
         let done = self.receive()?;
-        self.composite(done, output).map(|()| true)
+        self.composite(done, output, self.scheduler.active()).map(|()| true)
     }
 
     fn receive(&mut self) -> Result<Work> {
@@ -423,13 +654,17 @@ impl Stream {
         self.from_worker.recv().map_err(|_| worker_gone())
     }
 
-    /// The pixel stages of a frame back from the worker, on the stream's pixel pool.
-    fn composite(&mut self, mut work: Work, output: &mut FrameMut<'_>) -> Result<()> {
+    /// The pixel stages of a frame back from the worker, on the pool `schedule` gives them.
+    fn composite(&mut self, mut work: Work, output: &mut FrameMut<'_>, schedule: Schedule) -> Result<()> {
         let result = std::mem::replace(&mut work.result, Ok(()));
+        let pool = match schedule {
+            Schedule::Overlapped => self.narrow.as_ref().unwrap_or(&self.wide),
+            _ => &self.wide,
+        };
         let pixels = &mut self.pixels;
         let last_mask = &mut self.last_mask;
         let fresh = result.and_then(|()| {
-            self.pool.install(|| {
+            pool.install(|| {
                 if work.segment {
                     pixels.finish_model_mask(work.frame.as_ref(), &mut work.mask, output)?;
                     // Kept smoothed: a reused mask is not smoothed a second time.
@@ -461,5 +696,81 @@ impl Drop for Stream {
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    /// Feeds one measurement: `time(schedule index, frame of its pair)`.
+    fn measure(s: &mut Scheduler, time: impl Fn(usize, usize) -> Duration) -> Vec<Schedule> {
+        let mut order = Vec::new();
+        for k in 0..Schedule::PROBE_FRAMES {
+            assert!(s.is_measuring(), "frame {k}");
+            order.push(s.active());
+            let i = Schedule::MEASURED.iter().position(|&m| m == s.active()).expect("a measured schedule");
+            s.record(time(i, k % 2));
+        }
+        order
+    }
+
+    #[test]
+    fn auto_keeps_the_schedule_with_the_smallest_median_and_measures_again_later() {
+        let mut s = Scheduler::new(Schedule::Auto);
+        // Medians 20, 15 and 18 ms; the first frame of each pair (left out) is slow.
+        let order = measure(&mut s, |i, second| ms(if second == 0 { 90 } else { [20, 15, 18][i] }));
+        let [o, sh, sq] = Schedule::MEASURED;
+        assert_eq!(order[..8], [o, o, sh, sh, sq, sq, o, o], "pairs, interleaved");
+        assert_eq!((s.active(), s.is_measuring()), (Schedule::Shared, false));
+        // The second measurement comes sooner than the ones after it.
+        let mut chosen = Schedule::Shared;
+        for (every, fastest) in [(Schedule::FIRST_REPROBE_FRAMES, 2), (Schedule::REPROBE_FRAMES, 1)] {
+            for _ in 0..every - 1 {
+                s.record(ms(1));
+            }
+            assert_eq!((s.active(), s.is_measuring()), (chosen, false));
+            s.record(ms(1));
+            assert_eq!((s.active(), s.is_measuring()), (Schedule::Overlapped, true), "measures again");
+            measure(&mut s, |i, _| ms(if i == fastest { 9 } else { 30 }));
+            chosen = Schedule::MEASURED[fastest];
+            assert_eq!(s.active(), chosen);
+        }
+    }
+
+    #[test]
+    fn a_few_slow_frames_do_not_decide_and_ties_keep_the_earlier_schedule() {
+        let mut s = Scheduler::new(Schedule::Auto);
+        let slow = std::cell::Cell::new(0);
+        // Sequential is fastest but three of its eight frames are slow.
+        measure(&mut s, |i, _| {
+            if i == 2 && slow.get() < 6 {
+                slow.set(slow.get() + 1);
+                return ms(500);
+            }
+            ms([12, 12, 10][i])
+        });
+        assert_eq!(s.active(), Schedule::Sequential);
+        s.restart();
+        measure(&mut s, |_, _| ms(10));
+        assert_eq!(s.active(), Schedule::Overlapped);
+    }
+
+    #[test]
+    fn a_fixed_schedule_is_kept_and_auto_restarts_measuring() {
+        let mut s = Scheduler::new(Schedule::Sequential);
+        for _ in 0..100 {
+            s.record(ms(5));
+        }
+        s.restart();
+        assert_eq!((s.active(), s.is_measuring()), (Schedule::Sequential, false));
+        s.set(Schedule::Auto);
+        assert_eq!((s.active(), s.is_measuring()), (Schedule::Overlapped, true));
+        s.set(Schedule::Shared);
+        assert_eq!((s.active(), s.is_measuring()), (Schedule::Shared, false));
     }
 }

@@ -1,6 +1,6 @@
 //! The pipelined stream gives exactly the sequential pipeline's pictures, one frame later.
 
-use bokeh::{Frame, Options, Pipeline, PixelFormat, Segmenter, Stream, Temporal};
+use bokeh::{Frame, Options, Pipeline, PixelFormat, Schedule, Segmenter, Stream, Temporal};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/grace_hopper.jpg");
 
@@ -34,23 +34,59 @@ fn same_as_sequential(options: Options) {
     let expected: Vec<Frame> = frames.iter().map(|f| sequential.process(f.as_ref()).expect("process")).collect();
     assert_ne!(expected[0], expected[1], "the test frames differ");
 
+    for schedule in [Schedule::Auto, Schedule::Overlapped, Schedule::Shared, Schedule::Sequential] {
+        let mut stream = Stream::new(&segmenter, options.clone()).expect("stream");
+        stream.set_schedule(schedule);
+        let mut out = Frame::new(320, 180, PixelFormat::Rgb8).expect("out");
+        let mut outputs = Vec::new();
+        for f in &frames {
+            if stream.push(f.as_ref(), &mut out.as_mut()).expect("push") {
+                outputs.push(out.clone());
+            }
+        }
+        assert_eq!(outputs.len(), frames.len() - 1, "one frame of latency");
+        assert!(stream.finish(&mut out.as_mut()).expect("finish"));
+        outputs.push(out.clone());
+        assert!(!stream.finish(&mut out.as_mut()).expect("nothing left"));
+        for (i, (got, want)) in outputs.iter().zip(&expected).enumerate() {
+            assert!(got == want, "{schedule:?}, frame {i}: the stream must apply each mask to its own frame");
+        }
+        assert!(stream.timings().inference > std::time::Duration::ZERO);
+        assert!(stream.latency() > std::time::Duration::ZERO);
+    }
+}
+
+/// `Schedule::Auto` tries each schedule in turn for `PROBE_FRAMES` frames, then keeps one; switching
+/// between them mid-stream changes no picture.
+#[test]
+fn auto_schedule_measures_each_schedule_then_keeps_one_and_the_pictures_stay_the_same() {
+    let segmenter = Segmenter::new().expect("model");
+    let options = Options::default().with_temporal(Some(Temporal::default()));
+    let frames = frames();
+    let inputs: Vec<&Frame> = (0..Schedule::PROBE_FRAMES + 3).map(|i| &frames[i % 3]).collect();
+    let mut sequential = Pipeline::new(&segmenter, options.clone()).expect("pipeline");
+    let expected: Vec<Frame> = inputs.iter().map(|f| sequential.process(f.as_ref()).expect("process")).collect();
+
     let mut stream = Stream::new(&segmenter, options).expect("stream");
+    assert_eq!(stream.schedule(), (Schedule::Overlapped, true), "measures from the first frame");
     let mut out = Frame::new(320, 180, PixelFormat::Rgb8).expect("out");
-    let mut outputs = Vec::new();
-    for f in &frames {
+    let mut seen = Vec::new();
+    for (i, f) in inputs.iter().enumerate() {
+        let (schedule, _) = stream.schedule();
         if stream.push(f.as_ref(), &mut out.as_mut()).expect("push") {
-            outputs.push(out.clone());
+            assert!(out == expected[i - 1], "frame {}", i - 1);
+            if seen.last() != Some(&schedule) {
+                seen.push(schedule);
+            }
         }
     }
-    assert_eq!(outputs.len(), frames.len() - 1, "one frame of latency");
+    assert_eq!(seen[..3], Schedule::MEASURED, "each schedule measured in turn");
+    let (chosen, measuring) = stream.schedule();
+    assert!(!measuring && Schedule::MEASURED.contains(&chosen), "{chosen:?}");
+    stream.set_schedule(Schedule::Sequential);
+    assert_eq!(stream.schedule(), (Schedule::Sequential, false));
     assert!(stream.finish(&mut out.as_mut()).expect("finish"));
-    outputs.push(out.clone());
-    assert!(!stream.finish(&mut out.as_mut()).expect("nothing left"));
-    for (i, (got, want)) in outputs.iter().zip(&expected).enumerate() {
-        assert!(got == want, "frame {i}: the stream must apply each mask to its own frame");
-    }
-    assert!(stream.timings().inference > std::time::Duration::ZERO);
-    assert!(stream.latency() > std::time::Duration::ZERO);
+    assert!(out == expected[inputs.len() - 1]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use image::imageops::FilterType;
 
 use bokeh::args::parse_size;
-use bokeh::{Backend, BlurKind, Frame, Options, Pipeline, PixelFormat, Segmenter, Stream};
+use bokeh::{Backend, BlurKind, Frame, Options, Pipeline, PixelFormat, Schedule, Segmenter, Stream};
 
 /// The bundled sample photo, used when no `--input` is given.
 const SAMPLE: &[u8] = include_bytes!("../../examples/data/grace_hopper.jpg");
@@ -47,6 +47,11 @@ pub(crate) struct BenchArgs {
     /// modes in separate runs: one process running both measured the second up to 40% slower.
     #[arg(long)]
     pipelined: bool,
+
+    /// With `--pipelined`: how the model and the pixel stages share the cores (`auto` measures
+    /// the others on a few frames first; those frames are left out of the times).
+    #[arg(long, value_enum, default_value_t = Schedule::Auto)]
+    schedule: Schedule,
 
     /// Where the pixel stages run.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
@@ -115,15 +120,27 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let mut totals = Vec::with_capacity(n);
     let mut latencies = Vec::with_capacity(n);
     let backend_note;
+    let mut schedule_note = String::new();
     if args.pipelined {
-        // Frame time = interval between consecutive outputs of the stream.
+        // Frame time = interval between consecutive outputs of the stream, counted once the
+        // schedule is settled (`auto` measures first) and WARM_UP frames more have passed.
         let mut stream = Stream::new(&segmenter, options)?;
+        stream.set_schedule(args.schedule);
         backend_note = stream.backend_description().to_string();
         let mut last = Instant::now();
-        for i in 0..WARM_UP + n + 1 {
+        let mut settled = 0;
+        for i in 0.. {
+            if totals.len() == n {
+                break;
+            }
+            let measuring = stream.schedule().1;
             if stream.push(frames[i % frames.len()].as_ref(), &mut out.as_mut())? {
                 let now = Instant::now();
-                if i > WARM_UP {
+                if measuring {
+                    settled = 0;
+                } else if settled < WARM_UP {
+                    settled += 1;
+                } else {
                     for (k, (_, d)) in stream.timings().stages().iter().enumerate() {
                         stages[k].push(*d);
                     }
@@ -133,6 +150,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 last = now;
             }
         }
+        schedule_note = format!(
+            ", schedule {}{}",
+            stream.schedule().0.name(),
+            if args.schedule == Schedule::Auto { " (chosen by auto)" } else { "" }
+        );
         stream.finish(&mut out.as_mut())?;
     } else {
         let mut pipeline = Pipeline::new(&segmenter, options)?;
@@ -151,7 +173,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     println!("# pixels\t{backend_note}");
     println!(
-        "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}, {}{}",
+        "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}, {}{schedule_note}{}",
         args.input.as_ref().map_or("the bundled sample".into(), |p| p.display().to_string()),
         rayon::current_num_threads(),
         args.strength,

@@ -337,7 +337,7 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
         eprintln!(
             "bokeh: {written} frames in {secs:.2} s ({:.1} fps); ms per frame: read+convert {:.2}, {}, convert+write {:.2} \
              (preprocess and inference overlap the later stages); the model ran on {} of {} frames \
-             ({}); {} blinks bridged; latency {} frame",
+             ({}); {} blinks bridged; latency {} frame; schedule {}",
             n / secs,
             read_time.as_secs_f64() * 1000.0 / n,
             per_stage.join(", "),
@@ -347,6 +347,7 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
             tracking_summary(stream.tracking_stats()),
             stream.blinks_bridged(),
             stream.latency_frames(),
+            stream.schedule().0.name(),
         );
     }
     Ok(written)
