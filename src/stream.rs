@@ -19,7 +19,8 @@
 //!
 //! With [`Schedule::Auto`] (the default) the stream tries them in turn, two frames at a time,
 //! for [`Schedule::PROBE_FRAMES`] frames — from the first frame, after [`Stream::prepare`] or a
-//! change of frame size, and every [`Schedule::REPROBE_FRAMES`] frames — and keeps the one whose
+//! change of frame size, [`Schedule::FIRST_REPROBE_FRAMES`] frames after that and every
+//! [`Schedule::REPROBE_FRAMES`] frames from then on — and keeps the one whose
 //! `push` returned soonest (the median time the caller was blocked in `push`: what a live preview
 //! feels, with the caller's own time between pushes counted as it really is). The numbers are in
 //! `BENCHMARKS.md`. The pictures are the same under every schedule; only where the work runs
@@ -89,9 +90,10 @@ impl Schedule {
     /// The schedules [`Schedule::Auto`] chooses from, in the order it tries them.
     pub const MEASURED: [Schedule; 3] = [Schedule::Overlapped, Schedule::Shared, Schedule::Sequential];
 
-    /// Frames one measurement under [`Schedule::Auto`] takes: eight rounds, each giving every schedule two frames in a row (the first left out of the comparison:
-    /// the change of schedule shows in it). Interleaving them keeps a noisy machine's slow
-    /// moments from landing on one schedule only.
+    /// Frames one measurement under [`Schedule::Auto`] takes: eight rounds, each giving every
+    /// schedule two frames in a row (the first left out of the comparison: the change of
+    /// schedule shows in it). Interleaving them keeps a noisy machine's slow moments from
+    /// landing on one schedule only.
     pub const PROBE_FRAMES: usize = PROBE_ROUNDS * 2 * Schedule::MEASURED.len();
 
     /// Frames between two measurements under [`Schedule::Auto`] (scenes, tracking crops and the
@@ -124,7 +126,7 @@ pub(crate) struct Scheduler {
     requested: Schedule,
     /// The schedule in use.
     active: Schedule,
-    /// While measuring: frames measured so far in this round of measurement.
+    /// While measuring: frames measured so far in this measurement.
     probe: Option<usize>,
     /// Each schedule's push times (the second frame of each of its pairs).
     times: [[Duration; PROBE_ROUNDS]; 3],
