@@ -129,7 +129,7 @@ pub(crate) struct Scheduler {
     /// While measuring: frames measured so far in this measurement.
     probe: Option<usize>,
     /// Each schedule's push times (the second frame of each of its pairs).
-    times: [[Duration; PROBE_ROUNDS]; 3],
+    times: [[Duration; PROBE_ROUNDS]; Schedule::MEASURED.len()],
     /// Frames since the last measurement ended.
     since_probe: u64,
     /// Measurements finished since the last restart.
@@ -142,7 +142,7 @@ impl Scheduler {
             requested,
             active: Schedule::Overlapped,
             probe: None,
-            times: [[Duration::ZERO; PROBE_ROUNDS]; 3],
+            times: [[Duration::ZERO; PROBE_ROUNDS]; Schedule::MEASURED.len()],
             since_probe: 0,
             measured: 0,
         };
@@ -218,7 +218,7 @@ impl Scheduler {
 }
 
 /// The index of the schedule with the smallest median time (the earliest on a tie).
-fn fastest(times: &mut [[Duration; PROBE_ROUNDS]; 3]) -> usize {
+fn fastest(times: &mut [[Duration; PROBE_ROUNDS]; Schedule::MEASURED.len()]) -> usize {
     let mut best = (0, Duration::MAX);
     for (i, run) in times.iter_mut().enumerate() {
         run.sort_unstable();
