@@ -1,13 +1,15 @@
 //! The GPU backend, per stage and per frame, beside the CPU backend on the same frames.
 //!
-//! Everything but inference (which stays in tract on the CPU):
+//! * `model/{gpu,tract}`: the model alone on the landscape input (256×144), on the GPU (input up,
+//!   output back, `src/gpu/model.rs`) and in tract on this thread;
 //! * `gpu_stages/*`: one stage at a time, each submitted and waited for;
 //! * `gpu_frame/with_transfers`: upload, preprocess (with the tensor's readback), upsample,
 //!   refine, blur, composite and the output's readback: what `Pipeline` does around the model;
 //! * `gpu_frame/resident`: upsample + refine + blur + composite with the frame already on the
 //!   GPU and the result left there (a renderer that displays it directly);
+//! * `gpu_frame/with_model`: the whole `Pipeline` on the GPU backend, the model included;
 //! * `cpu_frame/pixels`: the CPU backend doing the same work (preprocess + pixel stages, the
-//!   default refinement included).
+//!   default refinement included); `cpu_frame/with_model`: the whole CPU `Pipeline`.
 //!
 //! Frames are RGBA (what cameras and GPU surfaces hand out). `BOKEH_BENCH_SIZES=1920x1080,...`
 //! picks the sizes (default 1280x720, 1920x1080, 3840x2160); the adapter is the best wgpu
@@ -19,7 +21,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use bokeh::gpu::{GpuApi, GpuContext, GpuPixels};
 use bokeh::{
-    BlurKind, BlurParams, Frame, Layout, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Sampling,
+    BlurKind, BlurParams, Frame, Layout, Mask, Mode, Normalization, Options, Pipeline, PixelFormat, Refine, Sampling,
     Segmenter,
 };
 
@@ -45,6 +47,22 @@ fn gpu(c: &mut Criterion) {
     let norm = Normalization { mean: [0.0; 3], std: [1.0; 3] };
     let mut tensor = Vec::new();
     let refine = Refine::default();
+    {
+        let frame = rgba(1280, 720);
+        let mut tract = segmenter.session();
+        let mut on_gpu = segmenter.session();
+        on_gpu.set_gpu(Some(ctx.clone()));
+        eprintln!("model on {}", on_gpu.model_description());
+        let (pt, pg) =
+            (tract.preprocess(frame.as_ref()).expect("pre"), on_gpu.preprocess(frame.as_ref()).expect("pre"));
+        let mut mask = Mask::default();
+        on_gpu.infer_into(pg, &mut mask).expect("warm");
+        let mut g = c.benchmark_group("model");
+        g.sample_size(20);
+        g.bench_function("gpu/256x144", |b| b.iter(|| on_gpu.infer_into(pg, &mut mask).expect("gpu model")));
+        g.bench_function("tract/256x144", |b| b.iter(|| tract.infer_into(pt, &mut mask).expect("tract")));
+        g.finish();
+    }
     for (w, h) in sizes() {
         let frame = rgba(w, h);
         let radius = Options::DEFAULT_STRENGTH * (w as f32).hypot(h as f32);
@@ -122,6 +140,11 @@ fn gpu(c: &mut Criterion) {
                 px.finish().expect("wait")
             })
         });
+        let mut whole = Pipeline::with_gpu(&segmenter, Options::default(), ctx.clone()).expect("gpu pipeline");
+        whole.process_into(frame.as_ref(), &mut out.as_mut()).expect("warm");
+        g.bench_function(id("with_model"), |b| {
+            b.iter(|| whole.process_into(frame.as_ref(), &mut out.as_mut()).expect("gpu frame"))
+        });
         g.finish();
 
         let mut g = c.benchmark_group("cpu_frame");
@@ -133,6 +156,9 @@ fn gpu(c: &mut Criterion) {
                 session.preprocess(frame.as_ref()).expect("preprocess");
                 cpu.process_with_mask(frame.as_ref(), &low, &mut out.as_mut()).expect("process")
             })
+        });
+        g.bench_function(id("with_model"), |b| {
+            b.iter(|| cpu.process_into(frame.as_ref(), &mut out.as_mut()).expect("cpu frame"))
         });
         g.finish();
     }

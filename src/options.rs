@@ -100,6 +100,9 @@ pub struct Options {
     pub tracking: Option<Tracking>,
     /// Where the pixel stages run.
     pub backend: Backend,
+    /// Where the model runs (see [`Options::with_model_backend`]): [`Backend::Auto`] (the
+    /// default) puts it on the pixel stages' GPU when that is a hardware one.
+    pub model_backend: Backend,
     /// Edge-aware mask refinement with the frame as the guide ([`Refine`]); on by default.
     pub refine: Option<Refine>,
     /// Colour decontamination of edge pixels in [`Mode::Replace`] and [`Mode::Cutout`] (on by
@@ -132,6 +135,7 @@ impl Default for Options {
             temporal: None,
             tracking: Some(Tracking::default()),
             backend: Backend::Cpu,
+            model_backend: Backend::Auto,
             refine: Some(Refine::default()),
             decontaminate: true,
             detail_passes: 0,
@@ -215,6 +219,17 @@ impl Options {
     /// Sets where the pixel stages run.
     pub fn with_backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// Sets where the model runs: [`Backend::Cpu`] keeps it in tract; [`Backend::Gpu`] puts it
+    /// on the pixel stages' GPU whatever the adapter (an error when the pixel stages are on the
+    /// CPU); [`Backend::Auto`] puts it there when the adapter is a hardware one — on a software
+    /// rasteriser (lavapipe, llvmpipe) tract on the same cores is ≈ 40× faster. Either way the
+    /// model's graph must be one the GPU kernels cover (`src/gpu/model.rs`), else tract runs it
+    /// and [`crate::Pipeline::model_description`] says why.
+    pub fn with_model_backend(mut self, backend: Backend) -> Self {
+        self.model_backend = backend;
         self
     }
 

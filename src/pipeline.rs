@@ -86,6 +86,7 @@ impl Pipeline {
         options.validate()?;
         let mut pipeline = Self::cpu(segmenter, options);
         pipeline.backend_note = format!("GPU: {}", gpu.info());
+        pipeline.set_model_device(&gpu);
         pipeline.pixels = Pixels::gpu(gpu);
         Ok(pipeline)
     }
@@ -127,11 +128,25 @@ impl Pipeline {
         }
     }
 
-    /// Opens (or drops) the GPU state as [`Options::backend`] asks.
+    /// Opens (or drops) the GPU state as [`Options::backend`] asks, and gives the model to it
+    /// as [`Options::model_backend`] asks.
     fn choose_backend(&mut self) -> Result<()> {
+        self.choose_pixels_backend()?;
+        if self.options.model_backend == Backend::Gpu && !self.pixels.is_gpu() {
+            return Err(Error::InvalidOption(format!(
+                "the model on the GPU needs the pixel stages there too (backend gpu, or auto with a hardware GPU); \
+                 they run on the {}",
+                self.backend_note
+            )));
+        }
+        Ok(())
+    }
+
+    fn choose_pixels_backend(&mut self) -> Result<()> {
         #[cfg(feature = "gpu")]
         {
             self.pixels = Pixels::cpu();
+            self.session.set_gpu(None);
             let allow_software = match self.options.backend {
                 Backend::Cpu => {
                     self.backend_note = cpu_note(None);
@@ -143,6 +158,7 @@ impl Pipeline {
             match crate::gpu::GpuContext::shared(allow_software) {
                 Ok(ctx) => {
                     self.backend_note = format!("GPU: {}", ctx.info());
+                    self.set_model_device(&ctx);
                     self.pixels = Pixels::gpu(ctx);
                 }
                 Err(Error::Gpu { message, .. }) if self.options.backend == Backend::Auto => {
@@ -166,6 +182,17 @@ impl Pipeline {
         }
     }
 
+    /// Gives the model to `gpu` as [`Options::model_backend`] says.
+    #[cfg(feature = "gpu")]
+    fn set_model_device(&mut self, gpu: &Arc<crate::gpu::GpuContext>) {
+        let on_gpu = match self.options.model_backend {
+            Backend::Cpu => false,
+            Backend::Gpu => true,
+            Backend::Auto => !gpu.info().software,
+        };
+        self.session.set_gpu(on_gpu.then(|| Arc::clone(gpu)));
+    }
+
     /// Where the pixel stages run, for logs and `-v`: `"GPU: NAME (API, driver …)"` or
     /// "CPU (rayon, N threads)", with the reason when [`Backend::Auto`] fell back to the CPU.
     pub fn backend_description(&self) -> &str {
@@ -175,6 +202,26 @@ impl Pipeline {
     /// True when the pixel stages run on a GPU.
     pub fn uses_gpu(&self) -> bool {
         self.pixels.is_gpu()
+    }
+
+    /// Where the model runs, for logs and `-v`: `"GPU: ADAPTER"` when the pixel stages' GPU
+    /// runs it too, `"CPU (tract)"`, or `"CPU (tract); not on the GPU: WHY"` when its graph has
+    /// an operator the GPU kernels lack (see [`crate::SegmenterSession::model_description`]).
+    pub fn model_description(&self) -> String {
+        let note = self.session.model_description();
+        if !self.pixels.is_gpu() || !note.starts_with("CPU (tract)") || note.contains("not on the GPU") {
+            return note;
+        }
+        match self.options.model_backend {
+            Backend::Cpu => format!("{note}, as the model backend asks"),
+            _ => format!("{note}: the pixel stages' GPU is a software adapter, slower than tract for the model"),
+        }
+    }
+
+    /// The GPU the pixel stages (and the model) run on, if any.
+    #[cfg(feature = "gpu")]
+    pub fn gpu_context(&self) -> Option<Arc<crate::gpu::GpuContext>> {
+        self.pixels.gpu_context()
     }
 
     /// The current options.
@@ -195,12 +242,14 @@ impl Pipeline {
         {
             self.reset_temporal();
         }
-        let backend_changed = options.backend != self.options.backend;
+        let backend_changed =
+            options.backend != self.options.backend || options.model_backend != self.options.model_backend;
         let previous = std::mem::replace(&mut self.options, options);
         self.set_session_orientation();
         if backend_changed {
             if let Err(e) = self.choose_backend() {
                 self.options.backend = previous.backend;
+                self.options.model_backend = previous.model_backend;
                 self.choose_backend()?;
                 return Err(e);
             }

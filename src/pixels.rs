@@ -115,6 +115,15 @@ impl Pixels {
         }))
     }
 
+    /// The GPU the stages run on.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn gpu_context(&self) -> Option<std::sync::Arc<crate::gpu::GpuContext>> {
+        match self {
+            Pixels::Cpu(_) => None,
+            Pixels::Gpu(g) => Some(std::sync::Arc::clone(g.px.context())),
+        }
+    }
+
     /// True on a GPU.
     pub(crate) fn is_gpu(&self) -> bool {
         !matches!(self, Pixels::Cpu(_))

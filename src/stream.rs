@@ -312,6 +312,8 @@ impl Stream {
         let (to_worker, work_rx) = sync_channel::<Work>(1);
         let (done_tx, from_worker) = sync_channel::<Work>(1);
         let mut session = segmenter.session();
+        #[cfg(feature = "gpu")]
+        session.set_gpu(pixels.gpu_context());
         let mut tracker = Tracker::new(segmenter);
         let worker = std::thread::Builder::new()
             .name("bokeh-inference".into())
@@ -553,6 +555,12 @@ impl Stream {
     /// Where the pixel stages run (see [`Pipeline::backend_description`]).
     pub fn backend_description(&self) -> &str {
         self.pixels.backend_description()
+    }
+
+    /// Where the model runs (see [`Pipeline::model_description`]): on the pixel stages' GPU
+    /// when its graph allows, else in tract on the inference thread.
+    pub fn model_description(&self) -> String {
+        self.pixels.model_description()
     }
 
     /// Time from the `push` of the last output frame to its output being written.

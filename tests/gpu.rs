@@ -10,6 +10,8 @@
 //! since the CLI turns it on; alone, `cargo test --features gpu --test gpu`.
 #![cfg(feature = "gpu")]
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 
 use bokeh::gpu::{GpuApi, GpuContext, GpuPixels};
@@ -229,11 +231,17 @@ fn the_whole_pipeline_with_the_model_matches_the_cpu() {
         let mut cpu = Pipeline::new(segmenter(), options.clone()).expect("cpu");
         let expected = cpu.process(frame.as_ref()).expect("cpu frame");
         let expected_mask = cpu.mask().to_gray8();
-        for (api, ctx) in contexts() {
-            let mut gpu = Pipeline::with_gpu(segmenter(), options.clone(), ctx).expect("gpu");
+        // The model in tract (auto on a software adapter) and on the GPU (asked for).
+        for ((api, ctx), model) in contexts().into_iter().flat_map(|c| [(c.clone(), Backend::Auto), (c, Backend::Gpu)])
+        {
+            let options = options.clone().with_model_backend(model);
+            let mut gpu = Pipeline::with_gpu(segmenter(), options, Arc::clone(&ctx)).expect("gpu");
+            let on_gpu = model == Backend::Gpu || !ctx.info().software;
+            let note = gpu.model_description();
+            assert_eq!(note.starts_with("GPU: "), on_gpu, "{api} {model:?}: {note}");
             let got = gpu.process(frame.as_ref()).expect("gpu frame");
             let d = diff(&got, &expected);
-            eprintln!("{api} model, {passes} detail passes: max {} mean {:.4}", d.max, d.mean);
+            eprintln!("{api} pixels, model {model:?}, {passes} detail passes: max {} mean {:.4}", d.max, d.mean);
             assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "{api} {passes}: max {} mean {:.4}", d.max, d.mean);
             // The mask the GPU pipeline reports (read back on request) is the CPU's.
             let m = diff(&gpu.mask().to_gray8(), &expected_mask);
@@ -257,9 +265,13 @@ fn a_video_stream_on_the_gpu_matches_the_cpu_stream() {
         row.copy_from_slice(pixels.as_flattened());
     }
     let b = Frame::from_vec(flipped, 160, 120, PixelFormat::Rgb8).expect("frame");
-    let outputs = |backend: Backend| {
-        let options = Options::default().with_temporal(Some(Temporal::default())).with_backend(backend);
+    let outputs = |backend: Backend, model: Backend| {
+        let options =
+            Options::default().with_temporal(Some(Temporal::default())).with_backend(backend).with_model_backend(model);
         let mut stream = bokeh::Stream::new(segmenter(), options).expect("stream");
+        if model == Backend::Gpu {
+            assert!(stream.model_description().starts_with("GPU: "), "{}", stream.model_description());
+        }
         let mut out = Frame::new(160, 120, PixelFormat::Rgb8).expect("out");
         let mut frames = Vec::new();
         for frame in [&a, &b, &a, &b] {
@@ -272,13 +284,28 @@ fn a_video_stream_on_the_gpu_matches_the_cpu_stream() {
         }
         frames
     };
-    let (cpu, gpu) = (outputs(Backend::Cpu), outputs(Backend::Gpu));
+    let cpu = outputs(Backend::Cpu, Backend::Auto);
     assert_eq!(cpu.len(), 4);
-    assert_eq!(gpu.len(), 4);
-    for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
-        let d = diff(g, c);
-        assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "stream frame {i}: max {} mean {:.4}", d.max, d.mean);
+    // The model in tract on the inference thread, then on the GPU (tracking crops included).
+    for model in [Backend::Auto, Backend::Gpu] {
+        let gpu = outputs(Backend::Gpu, model);
+        assert_eq!(gpu.len(), 4);
+        for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
+            let d = diff(g, c);
+            eprintln!("stream frame {i}, model {model:?}: max {} mean {:.4}", d.max, d.mean);
+            assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "stream frame {i}: max {} mean {:.4}", d.max, d.mean);
+        }
     }
+}
+
+#[test]
+fn the_model_on_the_gpu_needs_the_pixel_stages_there() {
+    let options = Options::default().with_model_backend(Backend::Gpu);
+    let err = Pipeline::new(segmenter(), options.clone()).expect_err("pixel stages on the CPU");
+    assert!(err.to_string().contains("the model on the GPU needs the pixel stages there too"), "{err}");
+    let mut pipeline = Pipeline::new(segmenter(), Options::default()).expect("cpu");
+    assert!(pipeline.set_options(options).is_err());
+    assert_eq!(pipeline.model_description(), "CPU (tract)", "the old options stay");
 }
 
 #[test]
@@ -419,5 +446,47 @@ fn turned_frames_on_the_gpu_match_the_cpu() {
         let d = diff(&out, &cpu);
         eprintln!("{api} turned: max {} mean {:.4}", d.max, d.mean);
         assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "{api} turned: max {} mean {:.4}", d.max, d.mean);
+    }
+}
+
+/// The model on the GPU (`src/gpu/model.rs`) against tract: the one place its tolerance is
+/// declared, in probability (0..1).
+const MODEL_TOLERANCE: f32 = 1e-3;
+
+/// The bundled sample, MediaPipe's golden inputs and the shared photos (when `../shared` is
+/// there), each through a tract session and a GPU session of the same segmenter.
+#[test]
+fn the_model_on_the_gpu_matches_tract() {
+    let mut inputs: Vec<(String, image::RgbImage)> =
+        vec![("grace_hopper.jpg".into(), image::open(SAMPLE).expect("sample").into_rgb8())];
+    if let Some(shared) = common::shared_dir() {
+        for dir in [shared.join("models/reference"), shared.join("testdata/photos/images")] {
+            let mut paths: Vec<_> = std::fs::read_dir(&dir).expect("shared dir").flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "png" || e == "jpg")) {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                inputs.push((name, image::open(&path).expect("shared image").into_rgb8()));
+            }
+        }
+    }
+    for (api, ctx) in contexts() {
+        let mut cpu = segmenter().session();
+        let mut gpu = segmenter().session();
+        gpu.set_gpu(Some(Arc::clone(&ctx)));
+        assert!(gpu.model_description().starts_with("GPU: "), "{api}: {}", gpu.model_description());
+        assert_eq!(cpu.model_description(), "CPU (tract)");
+        let (mut worst, mut at) = (0.0f32, String::new());
+        for (name, img) in &inputs {
+            let frame = FrameRef::from_rgb_image(img).expect("frame");
+            let expected = cpu.segment(frame).expect("tract");
+            let got = gpu.segment(frame).expect("gpu model");
+            assert_eq!((got.width(), got.height()), (expected.width(), expected.height()), "{api} {name}");
+            let d = mask_diff(&expected, &got);
+            assert!(d <= MODEL_TOLERANCE, "{api} {name}: the GPU's mask differs from tract's by {d:.2e}");
+            if d >= worst {
+                (worst, at) = (d, name.clone());
+            }
+        }
+        eprintln!("{api}: {} inputs, worst |gpu - tract| = {worst:.2e} ({at})", inputs.len());
     }
 }

@@ -1,6 +1,7 @@
 //! Every WGSL file in `shaders/` parses and validates with naga, the shader compiler inside
 //! wgpu, so a broken shader fails here even on a machine with no GPU at all. Each stage is
-//! checked as the library compiles it: `common.wgsl` (the shared helpers) in front.
+//! checked as the library compiles it: `common.wgsl` (the shared helpers) in front of the pixel
+//! stages, `model.wgsl` (the model's operators, which read no frame) alone.
 
 use std::path::Path;
 
@@ -19,7 +20,9 @@ fn every_shader_parses_and_validates() {
         if path.extension().is_none_or(|e| e != "wgsl") || path.file_name().is_some_and(|n| n == "common.wgsl") {
             continue;
         }
-        let source = with_common(&common, &std::fs::read_to_string(&path).expect("read shader"));
+        let text = std::fs::read_to_string(&path).expect("read shader");
+        let source =
+            if path.file_name().is_some_and(|n| n == "model.wgsl") { text } else { with_common(&common, &text) };
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}", e.emit_to_string_with_path(&source, &path.display().to_string())));
         // No optional capabilities: what validates here runs on the GL backend's lowest
@@ -30,7 +33,11 @@ fn every_shader_parses_and_validates() {
         checked.push(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     }
     checked.sort();
-    assert_eq!(checked, ["blur.wgsl", "composite.wgsl", "refine.wgsl", "resample.wgsl"], "one shader per pixel stage");
+    assert_eq!(
+        checked,
+        ["blur.wgsl", "composite.wgsl", "model.wgsl", "refine.wgsl", "resample.wgsl"],
+        "one shader per pixel stage, one for the model"
+    );
 }
 
 /// The shaders the library embeds are the files on disk.
@@ -44,6 +51,7 @@ fn the_library_embeds_these_files() {
         ("blur.wgsl", bokeh::gpu::shaders::BLUR),
         ("composite.wgsl", bokeh::gpu::shaders::COMPOSITE),
         ("common.wgsl", bokeh::gpu::shaders::COMMON),
+        ("model.wgsl", bokeh::gpu::shaders::MODEL),
     ] {
         assert_eq!(std::fs::read_to_string(dir.join(name)).expect("read"), embedded, "{name}");
     }

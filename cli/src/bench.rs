@@ -57,6 +57,10 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     backend: Backend,
 
+    /// Where the model runs (auto: on the pixel stages' GPU when that is a hardware one).
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    model_backend: Backend,
+
     /// Without the edge-aware refinement (its cost is in the upsample stage).
     #[arg(long)]
     no_refine: bool,
@@ -110,6 +114,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         .with_strength(args.strength)
         .with_blur(args.blur)
         .with_backend(args.backend)
+        .with_model_backend(args.model_backend)
         .with_refine((!args.no_refine).then(bokeh::Refine::default))
         .with_temporal(args.video.then(bokeh::Temporal::default));
     let segmenter = Segmenter::new()?;
@@ -120,6 +125,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let mut totals = Vec::with_capacity(n);
     let mut latencies = Vec::with_capacity(n);
     let backend_note;
+    let model_note;
     let mut schedule_note = String::new();
     if args.pipelined {
         // Frame time = interval between consecutive outputs of the stream, counted once the
@@ -127,6 +133,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         let mut stream = Stream::new(&segmenter, options)?;
         stream.set_schedule(args.schedule);
         backend_note = stream.backend_description().to_string();
+        model_note = stream.model_description();
         let mut last = Instant::now();
         let mut settled = 0;
         for i in 0.. {
@@ -159,6 +166,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     } else {
         let mut pipeline = Pipeline::new(&segmenter, options)?;
         backend_note = pipeline.backend_description().to_string();
+        model_note = pipeline.model_description();
         for i in 0..WARM_UP + n {
             let t0 = Instant::now();
             pipeline.process_into(frames[i % frames.len()].as_ref(), &mut out.as_mut())?;
@@ -172,6 +180,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     println!("# pixels\t{backend_note}");
+    println!("# model\t{model_note}");
     println!(
         "# frame\t{w}x{h}, {n} frames from {}, {} threads, strength {}, {}{schedule_note}{}",
         args.input.as_ref().map_or("the bundled sample".into(), |p| p.display().to_string()),

@@ -165,10 +165,15 @@ pub(crate) struct Look {
     #[arg(long, value_name = "EPS", default_value_t = bokeh::Refine::DEFAULT_EPS)]
     pub(crate) refine_eps: f32,
 
-    /// Where the pixel stages run (the model always runs on the CPU): auto takes a hardware
-    /// GPU when there is one (-v says which), gpu insists on one (software adapters included).
+    /// Where the pixel stages run: auto takes a hardware GPU when there is one (-v says which),
+    /// gpu insists on one (software adapters included).
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub(crate) backend: Backend,
+
+    /// Where the model runs: auto puts it on the pixel stages' GPU when that is a hardware one
+    /// (tract on the CPU is faster than a software adapter), gpu on any adapter, cpu in tract.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub(crate) model_backend: Backend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -104,6 +104,7 @@ fn options(cli: &Look, limits: bokeh::DecodeLimits, photo: bool) -> Result<Optio
         .with_bloom(cli.bloom)
         .with_focus_falloff(cli.falloff)
         .with_backend(cli.backend)
+        .with_model_backend(cli.model_backend)
         .with_decontaminate(!cli.no_decontaminate)
         .with_detail_passes(cli.detail.unwrap_or(if photo { Options::PHOTO_DETAIL_PASSES } else { 0 }))
         .with_refine((!cli.no_refine).then(|| {
@@ -187,6 +188,7 @@ fn photos(cli: &Cli) -> Result<Outcome> {
     let first = new_pipeline()?;
     if cli.verbose {
         eprintln!("bokeh: pixel stages on {}", first.backend_description());
+        eprintln!("bokeh: model on {}", first.model_description());
     }
     let first = std::sync::Mutex::new(Some(first));
 

@@ -284,7 +284,10 @@ pub(crate) fn run(args: &VideoArgs, limits: bokeh::DecodeLimits) -> Result<usize
     stream.set_mask_interval(args.mask_every)?;
     stream.set_still_threshold(args.still_threshold)?;
     if args.verbose {
-        progress.suspend(|| eprintln!("bokeh: pixel stages on {}", stream.backend_description()));
+        progress.suspend(|| {
+            eprintln!("bokeh: pixel stages on {}", stream.backend_description());
+            eprintln!("bokeh: model on {}", stream.model_description());
+        });
     }
     let mut names = VecDeque::new();
     let mut out: Option<Frame> = None;

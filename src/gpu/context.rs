@@ -84,6 +84,8 @@ pub(super) struct Kernels {
     pub(super) blend_replaced: wgpu::ComputePipeline,
     pub(super) cutout: wgpu::ComputePipeline,
     pub(super) mask8: wgpu::ComputePipeline,
+    /// The model's operators (`model.wgsl`), in [`super::model::Entry`] order.
+    pub(super) model: [wgpu::ComputePipeline; 6],
 }
 
 /// A GPU device with the compiled shaders and the shared colour tables: create one per process
@@ -282,6 +284,11 @@ impl Kernels {
         let refine = module("refine.wgsl", shaders::REFINE);
         let blur = module("blur.wgsl", shaders::BLUR);
         let composite = module("composite.wgsl", shaders::COMPOSITE);
+        // The model's shader reads no frame: compiled without the common helpers.
+        let model = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("model.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(shaders::MODEL.into()),
+        });
         let make = |module: &wgpu::ShaderModule, entry: &str| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
@@ -312,6 +319,21 @@ impl Kernels {
             blend_replaced: make(&composite, "blend_replaced"),
             cutout: make(&composite, "cutout"),
             mask8: make(&composite, "mask8"),
+            model: ["conv", "conv_transpose", "unary", "binary", "average_pool", "pad"].map(|e| make(&model, e)),
         }
+    }
+
+    /// The pipeline of a model step's entry point.
+    pub(super) fn model(&self, entry: super::model::Entry) -> &wgpu::ComputePipeline {
+        use super::model::Entry;
+        let i = match entry {
+            Entry::Conv => 0,
+            Entry::ConvTranspose => 1,
+            Entry::Unary => 2,
+            Entry::Binary => 3,
+            Entry::Pool => 4,
+            Entry::Pad => 5,
+        };
+        &self.model[i]
     }
 }

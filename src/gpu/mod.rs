@@ -59,6 +59,8 @@ pub mod shaders {
     pub const BLUR: &str = include_str!("../../shaders/blur.wgsl");
     /// Compositing in every mode.
     pub const COMPOSITE: &str = include_str!("../../shaders/composite.wgsl");
+    /// The segmentation model's operators (convolutions, activations, pooling, padding).
+    pub const MODEL: &str = include_str!("../../shaders/model.wgsl");
     /// Helpers every stage uses (WGSL has no includes: [`with_common`] puts them in front).
     pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
@@ -72,6 +74,7 @@ mod blur;
 mod buffers;
 mod composite;
 mod context;
+mod model;
 mod params;
 mod refine;
 mod resample;
@@ -79,6 +82,7 @@ mod resample;
 use buffers::*;
 use context::gpu_error;
 pub use context::{GpuApi, GpuContext, GpuInfo};
+pub use model::{GpuModel, Graph as ModelGraph};
 use params::{BlurShaderParams, CompositeParams, RefineParams, ResampleParams};
 
 /// One stream's GPU state: buffers, bind groups and cached tables. Use it through

@@ -48,6 +48,12 @@ struct Variant {
     model: InferenceModel,
     input_index: usize,
     plans: Mutex<Vec<((u32, u32), Plan)>>,
+    /// The ONNX file, for the GPU's graph.
+    #[cfg(feature = "gpu")]
+    source: Arc<[u8]>,
+    /// The graph as the GPU runs it, read on first use (an error says why it cannot).
+    #[cfg(feature = "gpu")]
+    gpu_graph: std::sync::OnceLock<std::result::Result<Arc<crate::gpu::ModelGraph>, String>>,
 }
 
 impl Variant {
@@ -68,7 +74,30 @@ impl Variant {
         if model.output_outlets().map_or(0, |o| o.len()) == 0 {
             return Err(Error::InvalidSpec(format!("model {origin} has no output")));
         }
-        Ok(Variant { spec, model, input_index, plans: Mutex::new(Vec::new()) })
+        Ok(Variant {
+            spec,
+            model,
+            input_index,
+            plans: Mutex::new(Vec::new()),
+            #[cfg(feature = "gpu")]
+            source: bytes.into(),
+            #[cfg(feature = "gpu")]
+            gpu_graph: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The graph for the GPU, or why this model cannot run there (an operator its kernels do
+    /// not cover, or an input layout other than NCHW).
+    #[cfg(feature = "gpu")]
+    fn gpu_graph(&self) -> std::result::Result<Arc<crate::gpu::ModelGraph>, String> {
+        self.gpu_graph
+            .get_or_init(|| {
+                if self.spec.layout != Layout::Nchw {
+                    return Err("the GPU runs NCHW models only".into());
+                }
+                crate::gpu::ModelGraph::from_onnx(&self.source).map(Arc::new).map_err(|e| e.to_string())
+            })
+            .clone()
     }
 
     /// The optimised plan for one input size, compiled on first use.
@@ -180,6 +209,8 @@ impl Segmenter {
             planar: Vec::new(),
             resampler: Resampler::default(),
             orientation: Orientation::UPRIGHT,
+            #[cfg(feature = "gpu")]
+            gpu: None,
         }
     }
 
@@ -211,6 +242,43 @@ pub struct SegmenterSession {
     resampler: Resampler,
     /// How the frames are stored relative to upright ([`SegmenterSession::set_orientation`]).
     orientation: Orientation,
+    /// The device the model runs on instead of tract, with its plans ([`SegmenterSession::set_gpu`]).
+    #[cfg(feature = "gpu")]
+    gpu: Option<GpuModels>,
+}
+
+/// A model planned on the GPU for one input size, or why it cannot run there.
+#[cfg(feature = "gpu")]
+type GpuPlan = std::result::Result<crate::gpu::GpuModel, String>;
+
+/// A session's models on a GPU: one plan per variant and input size, or why there is none.
+#[cfg(feature = "gpu")]
+struct GpuModels {
+    ctx: Arc<crate::gpu::GpuContext>,
+    plans: Vec<(usize, (u32, u32), GpuPlan)>,
+    /// The last output read back.
+    out: Vec<f32>,
+}
+
+#[cfg(feature = "gpu")]
+impl GpuModels {
+    /// The plan for `variant` at `size`, made on first use; `None` (and tract runs) when the
+    /// model cannot run on the GPU.
+    fn plan(&mut self, segmenter: &Segmenter, variant: usize, size: (u32, u32)) -> Option<usize> {
+        let i = match self.plans.iter().position(|(v, s, _)| *v == variant && *s == size) {
+            Some(i) => i,
+            None => {
+                let v = &segmenter.variants[variant];
+                let made = v.gpu_graph().and_then(|graph| {
+                    let shape = input_shape(v.spec.layout, size);
+                    crate::gpu::GpuModel::new(Arc::clone(&self.ctx), &graph, shape).map_err(|e| e.to_string())
+                });
+                self.plans.push((variant, size, made));
+                self.plans.len() - 1
+            }
+        };
+        self.plans[i].2.is_ok().then_some(i)
+    }
 }
 
 impl std::fmt::Debug for SegmenterSession {
@@ -269,6 +337,41 @@ impl SegmenterSession {
         self.orientation
     }
 
+    /// Runs the model on `gpu` (WGSL kernels, see `src/gpu/model.rs`) instead of tract, for
+    /// every variant whose graph the kernels cover; `None` gives it back to tract.
+    #[cfg(feature = "gpu")]
+    pub fn set_gpu(&mut self, gpu: Option<Arc<crate::gpu::GpuContext>>) {
+        let same = match (&self.gpu, &gpu) {
+            (Some(g), Some(ctx)) => Arc::ptr_eq(&g.ctx, ctx),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.gpu = gpu.map(|ctx| GpuModels { ctx, plans: Vec::new(), out: Vec::new() });
+        }
+    }
+
+    /// Where the model runs, for logs and `-v`: `"GPU: ADAPTER"`, `"CPU (tract)"`, or
+    /// `"CPU (tract); not on the GPU: WHY"` when a GPU was given but a model cannot run there.
+    pub fn model_description(&self) -> String {
+        #[cfg(feature = "gpu")]
+        if let Some(g) = &self.gpu {
+            let why = self
+                .segmenter
+                .variants
+                .iter()
+                .map(|v| v.gpu_graph().err())
+                .chain(g.plans.iter().map(|(_, _, p)| p.as_ref().err().cloned()))
+                .flatten()
+                .next();
+            return match why {
+                None => format!("GPU: {}", g.ctx.info()),
+                Some(why) => format!("CPU (tract); not on the GPU: {why}"),
+            };
+        }
+        "CPU (tract)".into()
+    }
+
     /// Compiles the model plans a `width × height` frame (as stored, in this session's
     /// orientation) will need — the whole frame's variant and the crop variant the tracking crop
     /// and detail passes use — and makes their inference states, so the first frame does not
@@ -282,6 +385,12 @@ impl SegmenterSession {
             wanted.push((0, (width, height)));
         }
         for (variant, size) in wanted {
+            #[cfg(feature = "gpu")]
+            if let Some(g) = self.gpu.as_mut() {
+                if g.plan(&self.segmenter, variant, size).is_some() {
+                    continue;
+                }
+            }
             self.state_index(variant, size)?;
         }
         Ok(())
@@ -400,7 +509,21 @@ impl SegmenterSession {
     /// Like [`SegmenterSession::infer`], writing into `mask` (resized to the model size if
     /// needed, reusing its allocation).
     pub fn infer_into(&mut self, prepared: Prepared, mask: &mut Mask) -> Result<()> {
-        let Prepared { variant: variant_index, size, orientation } = prepared;
+        #[cfg(feature = "gpu")]
+        if let Some(g) = self.gpu.as_mut() {
+            if let Some(i) = g.plan(&self.segmenter, prepared.variant, prepared.size) {
+                if let (_, _, Ok(model)) = &g.plans[i] {
+                    model.run(&self.input, &mut g.out)?;
+                }
+                let values = std::mem::take(&mut g.out);
+                let result = self.store_mask(prepared, values.iter().copied(), mask);
+                if let Some(g) = self.gpu.as_mut() {
+                    g.out = values;
+                }
+                return result;
+            }
+        }
+        let Prepared { variant: variant_index, size, .. } = prepared;
         let state_index = self.state_index(variant_index, size)?;
         let variant = &self.segmenter.variants[variant_index];
         let shape = input_shape(variant.spec.layout, size);
@@ -418,7 +541,26 @@ impl SegmenterSession {
                 view.shape()
             )));
         }
-        let logit = variant.spec.output == OutputKind::Logit;
+        self.store_mask(prepared, view.iter().copied(), mask)
+    }
+
+    /// The model's output `values` (one channel at the model size) as probabilities in `mask`,
+    /// turned back to the frame's orientation.
+    fn store_mask(
+        &mut self,
+        prepared: Prepared,
+        values: impl ExactSizeIterator<Item = f32>,
+        mask: &mut Mask,
+    ) -> Result<()> {
+        let Prepared { variant: variant_index, size, orientation } = prepared;
+        let (w, h) = size;
+        if values.len() != w as usize * h as usize {
+            return Err(Error::InvalidSpec(format!(
+                "model output has {} values; expected one channel of {w}x{h}",
+                values.len()
+            )));
+        }
+        let logit = self.segmenter.variants[variant_index].spec.output == OutputKind::Logit;
         let probability = |v: f32| {
             let p = if logit { 1.0 / (1.0 + (-v).exp()) } else { v };
             if p.is_nan() {
@@ -429,13 +571,13 @@ impl SegmenterSession {
         };
         if orientation.is_upright() {
             mask.reset(w, h);
-            for (m, &v) in mask.data_mut().iter_mut().zip(view.iter()) {
+            for (m, v) in mask.data_mut().iter_mut().zip(values) {
                 *m = probability(v);
             }
         } else {
             // The upright mask, turned back to the frame's orientation (through `planar`).
             self.planar.clear();
-            self.planar.extend(view.iter().map(|&v| probability(v)));
+            self.planar.extend(values.map(probability));
             let (sw, sh) = prepared.mask_size();
             mask.reset(sw, sh);
             store_upright_values(&self.planar, (w as usize, h as usize), orientation, mask.data_mut());
