@@ -80,6 +80,41 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     data[s.a.w + i] = activate(acc, s.e.w, bitcast<f32>(s.f.y), bitcast<f32>(s.f.z));
 }
 
+// A 1×1 convolution of one group, stride 1, no padding (most of a MobileNet's work): four
+// output channels of one pixel per invocation, so each input value is loaded once for four.
+// The same blocks as `conv`; f.x = pixels × ceil(C_out / 4).
+@compute @workgroup_size(64)
+fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = element(gid, groups);
+    if i >= s.f.x { return; }
+    let cin = s.b.x; let cout = s.b.w;
+    let plane = s.b.y * s.b.z;
+    let p = i % plane;
+    let oc = (i / plane) * 4u;
+    let n = min(cout - oc, 4u);
+    var acc = vec4<f32>(0.0);
+    if s.a.z != NO_BIAS {
+        for (var k = 0u; k < n; k++) { acc[k] = data[s.a.z + oc + k]; }
+    }
+    let w0 = s.a.y + oc * cin;
+    if n == 4u {
+        for (var c = 0u; c < cin; c++) {
+            let v = data[s.a.x + c * plane + p];
+            acc += v * vec4<f32>(data[w0 + c], data[w0 + cin + c], data[w0 + 2u * cin + c], data[w0 + 3u * cin + c]);
+        }
+    } else {
+        for (var c = 0u; c < cin; c++) {
+            let v = data[s.a.x + c * plane + p];
+            for (var k = 0u; k < n; k++) { acc[k] += v * data[w0 + k * cin + c]; }
+        }
+    }
+    let alpha = bitcast<f32>(s.f.y);
+    let beta = bitcast<f32>(s.f.z);
+    for (var k = 0u; k < n; k++) {
+        data[s.a.w + (oc + k) * plane + p] = activate(acc[k], s.e.w, alpha, beta);
+    }
+}
+
 // Transposed convolution (weights [C_in, C_out / groups, kh, kw]); the same blocks as `conv`,
 // the padding being the one ONNX subtracts from the full output.
 @compute @workgroup_size(64)
@@ -98,16 +133,22 @@ fn conv_transpose(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let ocg = oc % cout_g;
     var acc = 0.0;
     if s.a.z != NO_BIAS { acc = data[s.a.z + oc]; }
+    // Without dilation only every stride-th kernel row and column meets an input sample: start
+    // at the first one (in the same order as the full loop, so the sums agree).
+    let ky0 = select(0u, (oy + s.d.z) % u32(sy), s.e.x == 1u);
+    let kx0 = select(0u, (ox + s.d.w) % u32(sx), s.e.y == 1u);
+    let ky_step = select(1u, u32(sy), s.e.x == 1u);
+    let kx_step = select(1u, u32(sx), s.e.y == 1u);
     for (var g = 0u; g < cin_g; g++) {
         let ic = group * cin_g + g;
         let plane = s.a.x + ic * hin * win;
         let wbase = s.a.y + (ic * cout_g + ocg) * kh * kw;
-        for (var ky = 0u; ky < kh; ky++) {
+        for (var ky = ky0; ky < kh; ky += ky_step) {
             let ty = i32(oy) + i32(s.d.z) - i32(ky * s.e.x);
             if ty < 0 || ty % sy != 0 { continue; }
             let iy = ty / sy;
             if iy >= i32(hin) { continue; }
-            for (var kx = 0u; kx < kw; kx++) {
+            for (var kx = kx0; kx < kw; kx += kx_step) {
                 let tx = i32(ox) + i32(s.d.w) - i32(kx * s.e.y);
                 if tx < 0 || tx % sx != 0 { continue; }
                 let ix = tx / sx;

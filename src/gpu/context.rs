@@ -85,7 +85,7 @@ pub(super) struct Kernels {
     pub(super) cutout: wgpu::ComputePipeline,
     pub(super) mask8: wgpu::ComputePipeline,
     /// The model's operators (`model.wgsl`), in [`super::model::Entry`] order.
-    pub(super) model: [wgpu::ComputePipeline; 6],
+    pub(super) model: [wgpu::ComputePipeline; 7],
 }
 
 /// A GPU device with the compiled shaders and the shared colour tables: create one per process
@@ -319,7 +319,8 @@ impl Kernels {
             blend_replaced: make(&composite, "blend_replaced"),
             cutout: make(&composite, "cutout"),
             mask8: make(&composite, "mask8"),
-            model: ["conv", "conv_transpose", "unary", "binary", "average_pool", "pad"].map(|e| make(&model, e)),
+            model: ["conv", "pointwise", "conv_transpose", "unary", "binary", "average_pool", "pad"]
+                .map(|e| make(&model, e)),
         }
     }
 
@@ -328,11 +329,12 @@ impl Kernels {
         use super::model::Entry;
         let i = match entry {
             Entry::Conv => 0,
-            Entry::ConvTranspose => 1,
-            Entry::Unary => 2,
-            Entry::Binary => 3,
-            Entry::Pool => 4,
-            Entry::Pad => 5,
+            Entry::Pointwise => 1,
+            Entry::ConvTranspose => 2,
+            Entry::Unary => 3,
+            Entry::Binary => 4,
+            Entry::Pool => 5,
+            Entry::Pad => 6,
         };
         &self.model[i]
     }

@@ -23,7 +23,8 @@
 //! Supported: `Conv` and `ConvTranspose` (any groups, kernel, stride, explicit or `VALID`
 //! padding, dilation), `Relu`, `HardSwish`, `HardSigmoid`, `Sigmoid`, `Add` and `Mul` with
 //! broadcasting, `GlobalAveragePool`, `Pad` (constant, edge, reflect; on C, H, W), `Reshape`,
-//! `Identity`, batch 1, NCHW, float32.
+//! `Identity`, batch 1, NCHW, float32. 1×1 convolutions (most of the work) have their own
+//! kernel, four output channels per invocation.
 //!
 //! # Plan
 //! [`GpuModel::new`] fixes the input size and lays every tensor out in one storage buffer: the
@@ -31,7 +32,8 @@
 //! landscape model at 256×144, nothing reused, nothing allocated per frame). An activation that
 //! is its convolution's only consumer is fused into it. One uniform block per step, in one
 //! buffer at aligned offsets, and one bind group per step are made here too, so a frame records
-//! one compute pass per step (wgpu synchronises storage writes between passes) and one copy out.
+//! one compute pass of one dispatch per step (wgpu puts a barrier between dispatches that write
+//! the same buffer) and one copy out.
 //!
 //! # Same numbers as tract
 //! Each output element sums in ONNX's order (input channel, kernel row, column) in f32, the
@@ -318,6 +320,7 @@ impl Graph {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Entry {
     Conv,
+    Pointwise,
     ConvTranspose,
     Unary,
     Binary,
@@ -493,8 +496,19 @@ impl GpuModel {
                         beta,
                         0,
                     ];
-                    let entry = if *transpose { Entry::ConvTranspose } else { Entry::Conv };
-                    (out, Some(Step { entry, params: p, groups: groups_for(total) }))
+                    let pointwise = !*transpose
+                        && (kh, kw) == (1, 1)
+                        && *group == 1
+                        && strides.iter().all(|&s| s <= 1)
+                        && *pads == [0; 4];
+                    let (entry, invocations) = match (transpose, pointwise) {
+                        (true, _) => (Entry::ConvTranspose, total),
+                        (false, true) => (Entry::Pointwise, hout * wout * cout.div_ceil(4)),
+                        (false, false) => (Entry::Conv, total),
+                    };
+                    let mut p = p;
+                    p[20] = u(invocations, &what)?;
+                    (out, Some(Step { entry, params: p, groups: groups_for(invocations) }))
                 }
                 Op::Act(act) => {
                     let out = alloc(x.shape);
@@ -789,10 +803,12 @@ impl GpuModel {
         Ok(())
     }
 
-    /// Records every step, one compute pass each.
+    /// Records every step in one compute pass: wgpu puts a barrier between dispatches that
+    /// write the same buffer (each dispatch is its own usage scope), so each step sees the last
+    /// one's output.
     fn record(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
         for (entry, group, (x, y)) in &self.steps {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
             pass.set_pipeline(self.ctx.kernels.model(*entry));
             pass.set_bind_group(0, group, &[]);
             pass.dispatch_workgroups(*x, *y, 1);
