@@ -152,8 +152,11 @@ impl Pixels {
                     return session.preprocess(input);
                 }
                 let px = &mut g.px;
-                session.preprocess_with(input, |size, spec, out| {
-                    px.preprocess(size, spec.sampling, spec.normalization, spec.layout, out)
+                session.preprocess_with(input, |size, spec, out| match out {
+                    Some(out) => {
+                        px.preprocess(size, spec.sampling, spec.normalization, spec.layout, out).map(|()| None)
+                    }
+                    None => px.preprocess_on_device(size, spec.sampling, spec.normalization, spec.layout).map(Some),
                 })
             }
         }

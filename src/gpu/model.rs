@@ -780,7 +780,30 @@ impl GpuModel {
             ));
         }
         self.ctx.queue.write_buffer(&self.data, (self.input.offset * 4) as u64, bytemuck::cast_slice(input));
+        self.run_on_device(None, out)
+    }
+
+    /// Like [`GpuModel::run`] with the input already on the GPU, in the first
+    /// [`GpuModel::input_len`] floats of `input` (e.g. from
+    /// [`GpuPixels::preprocess_on_device`](super::GpuPixels::preprocess_on_device)): copied on the
+    /// device, in the same submission as the model; only the output comes back.
+    pub fn run_from(&self, input: &wgpu::Buffer, out: &mut Vec<f32>) -> Result<()> {
+        let len = (self.input.len() * 4) as u64;
+        if input.size() < len {
+            return Err(gpu_error(
+                "running the model",
+                format!("input buffer of {} bytes; the plan takes {len}", input.size()),
+            ));
+        }
+        self.run_on_device(Some(input), out)
+    }
+
+    fn run_on_device(&self, input: Option<&wgpu::Buffer>, out: &mut Vec<f32>) -> Result<()> {
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        if let Some(src) = input {
+            let len = (self.input.len() * 4) as u64;
+            encoder.copy_buffer_to_buffer(src, 0, &self.data, (self.input.offset * 4) as u64, len);
+        }
         self.record(&mut encoder);
         let len = ((self.output.len() * 4) as u64).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
         encoder.copy_buffer_to_buffer(&self.data, (self.output.offset * 4) as u64, &self.readback, 0, len);

@@ -16,6 +16,29 @@ impl GpuPixels {
         layout: Layout,
         out: &mut Vec<f32>,
     ) -> Result<()> {
+        let src = self.preprocess_on_device(size, sampling, normalization, layout)?;
+        let n = size.0 as u64 * size.1 as u64 * 3;
+        let dst = self.bufs.model_readback.get()?.clone();
+        self.encoder().copy_buffer_to_buffer(&src, 0, &dst, 0, n * 4);
+        self.submit();
+        out.resize(n as usize, 0.0);
+        self.read(&dst, n * 4, "reading the model input back", |bytes| {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        })
+    }
+
+    /// Like [`GpuPixels::preprocess`], leaving the tensor on the GPU for a model that runs there
+    /// ([`crate::gpu::GpuModel`]): the work is submitted, not waited for, and the buffer holding
+    /// the tensor (its first `3 × width × height` floats) is returned.
+    pub fn preprocess_on_device(
+        &mut self,
+        size: (u32, u32),
+        sampling: Sampling,
+        normalization: Normalization,
+        layout: Layout,
+    ) -> Result<wgpu::Buffer> {
         let f = self.shape()?;
         let (mw, mh) = size;
         let n = mw as u64 * mh as u64 * 3;
@@ -64,15 +87,8 @@ impl GpuPixels {
         }
         let group = self.groups.frame_to_model.clone().ok_or_else(|| gpu_error("preprocess", "no bind group"))?;
         self.dispatch(|k| &k.frame_to_model, &group, groups_2d(mw, mh));
-        let (src, dst) = (self.bufs.model_in.get()?.clone(), self.bufs.model_readback.get()?.clone());
-        self.encoder().copy_buffer_to_buffer(&src, 0, &dst, 0, n * 4);
         self.submit();
-        out.resize(n as usize, 0.0);
-        self.read(&dst, n * 4, "reading the model input back", |bytes| {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        })
+        Ok(self.bufs.model_in.get()?.clone())
     }
 
     /// The upsample stage: `low` (the model's mask, any size) to the uploaded frame's size.

@@ -258,6 +258,8 @@ struct GpuModels {
     plans: Vec<(usize, (u32, u32), GpuPlan)>,
     /// The last output read back.
     out: Vec<f32>,
+    /// The tensor [`SegmenterSession::preprocess_with`] left on the GPU for the next inference.
+    pending: Option<wgpu::Buffer>,
 }
 
 #[cfg(feature = "gpu")]
@@ -295,6 +297,8 @@ pub struct Prepared {
     size: (u32, u32),
     /// The frame's orientation: the mask goes back to it.
     orientation: Orientation,
+    /// The tensor was left on the GPU for the session's GPU model (not in the session's input).
+    on_gpu: bool,
 }
 
 impl Prepared {
@@ -347,7 +351,7 @@ impl SegmenterSession {
             _ => false,
         };
         if !same {
-            self.gpu = gpu.map(|ctx| GpuModels { ctx, plans: Vec::new(), out: Vec::new() });
+            self.gpu = gpu.map(|ctx| GpuModels { ctx, plans: Vec::new(), out: Vec::new(), pending: None });
         }
     }
 
@@ -480,22 +484,32 @@ impl SegmenterSession {
                 std::mem::swap(&mut self.input, &mut self.planar);
             }
         }
-        Ok(Prepared { variant: variant_index, size: (mw, mh), orientation })
+        Ok(Prepared { variant: variant_index, size: (mw, mh), orientation, on_gpu: false })
     }
 
-    /// Like [`SegmenterSession::preprocess`], with the tensor filled by `fill` (the GPU
-    /// backend), given the model's input size and spec (normalisation, layout, sampling).
+    /// Like [`SegmenterSession::preprocess`], with the tensor made by `fill` (the GPU backend),
+    /// given the model's input size and spec (normalisation, layout, sampling) and a place to
+    /// put it: `None` when this session's model runs on that GPU (the tensor stays there; `fill`
+    /// returns the buffer holding it), else the session's input (read back; `fill` returns
+    /// `None`).
     #[cfg(feature = "gpu")]
     pub(crate) fn preprocess_with(
         &mut self,
         frame: FrameRef<'_>,
-        fill: impl FnOnce((u32, u32), &ModelSpec, &mut Vec<f32>) -> Result<()>,
+        fill: impl FnOnce((u32, u32), &ModelSpec, Option<&mut Vec<f32>>) -> Result<Option<wgpu::Buffer>>,
     ) -> Result<Prepared> {
         let variant_index = self.segmenter.pick(frame.width(), frame.height());
         let spec = &self.segmenter.variants[variant_index].spec;
         let size = spec.size.for_frame(frame.width(), frame.height());
-        fill(size, spec, &mut self.input)?;
-        Ok(Prepared { variant: variant_index, size, orientation: Orientation::UPRIGHT })
+        let on_gpu = match self.gpu.as_mut() {
+            Some(g) => g.plan(&self.segmenter, variant_index, size).is_some(),
+            None => false,
+        };
+        let tensor = fill(size, spec, (!on_gpu).then_some(&mut self.input))?;
+        if let Some(g) = self.gpu.as_mut().filter(|_| on_gpu) {
+            g.pending = Some(tensor.ok_or_else(|| Error::model("preprocessing", "the GPU kept no tensor"))?);
+        }
+        Ok(Prepared { variant: variant_index, size, orientation: Orientation::UPRIGHT, on_gpu })
     }
 
     /// Runs the model on the input prepared by [`SegmenterSession::preprocess`] (the inference
@@ -512,8 +526,15 @@ impl SegmenterSession {
         #[cfg(feature = "gpu")]
         if let Some(g) = self.gpu.as_mut() {
             if let Some(i) = g.plan(&self.segmenter, prepared.variant, prepared.size) {
+                let pending = g.pending.take();
                 if let (_, _, Ok(model)) = &g.plans[i] {
-                    model.run(&self.input, &mut g.out)?;
+                    match pending.filter(|_| prepared.on_gpu) {
+                        Some(tensor) => model.run_from(&tensor, &mut g.out)?,
+                        None if prepared.on_gpu => {
+                            return Err(Error::model("running the model", "its input on the GPU was used already"))
+                        }
+                        None => model.run(&self.input, &mut g.out)?,
+                    }
                 }
                 let values = std::mem::take(&mut g.out);
                 let result = self.store_mask(prepared, values.iter().copied(), mask);
@@ -523,7 +544,10 @@ impl SegmenterSession {
                 return result;
             }
         }
-        let Prepared { variant: variant_index, size, .. } = prepared;
+        let Prepared { variant: variant_index, size, on_gpu, .. } = prepared;
+        if on_gpu {
+            return Err(Error::model("running the model", "its input was left on a GPU the session no longer uses"));
+        }
         let state_index = self.state_index(variant_index, size)?;
         let variant = &self.segmenter.variants[variant_index];
         let shape = input_shape(variant.spec.layout, size);
@@ -552,7 +576,7 @@ impl SegmenterSession {
         values: impl ExactSizeIterator<Item = f32>,
         mask: &mut Mask,
     ) -> Result<()> {
-        let Prepared { variant: variant_index, size, orientation } = prepared;
+        let Prepared { variant: variant_index, size, orientation, .. } = prepared;
         let (w, h) = size;
         if values.len() != w as usize * h as usize {
             return Err(Error::InvalidSpec(format!(
