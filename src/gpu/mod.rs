@@ -1,18 +1,24 @@
-//! The GPU backend: the pixel stages as WGSL compute shaders on wgpu (feature `gpu`).
+//! The GPU backend: the pixel stages and the model as WGSL compute shaders on wgpu (feature
+//! `gpu`).
 //!
 //! # What runs where
-//! Inference stays in tract on the CPU. Everything else that touches pixels runs on the GPU,
-//! one shader per stage, each the twin of a CPU module (`shaders/resample.wgsl` ↔
-//! `src/resample.rs`, `shaders/refine.wgsl` ↔ `src/refine.rs`, `shaders/blur.wgsl` ↔
-//! `src/blur/`, `shaders/composite.wgsl` ↔ `src/composite.rs`):
+//! Everything that touches pixels runs on the GPU, one shader per stage, each the twin of a CPU
+//! module (`shaders/resample.wgsl` ↔ `src/resample.rs`, `shaders/refine.wgsl` ↔
+//! `src/refine.rs`, `shaders/blur.wgsl` ↔ `src/blur/`, `shaders/composite.wgsl` ↔
+//! `src/composite.rs`), and on a hardware adapter the model too (`shaders/model.wgsl` ↔ tract,
+//! [`GpuModel`], see `model.rs`; [`crate::Options::model_backend`]):
 //!
-//! 1. the frame goes up once ([`GpuPixels::upload`]);
-//! 2. **preprocess**: the frame is resampled to the model's input and normalised on the GPU, and
-//!    only that small tensor comes back for tract;
-//! 3. the model's small mask goes up; **upsample**, **refine**, **blur** and **composite** run
-//!    back to back in one submission; only the finished frame comes back
-//!    ([`GpuPixels::download`]). (Photo detail passes and the matting model run the model again
-//!    on crops, so their mask is made on the CPU and goes up instead; it is still refined here.)
+//! 1. the frame goes up once ([`GpuPixels::upload`]), through a ring of mapped staging buffers
+//!    (one host copy, straight into mapped memory);
+//! 2. **preprocess**: the frame is resampled to the model's input and normalised on the GPU;
+//!    with the model on the GPU the tensor stays there ([`GpuPixels::preprocess_on_device`]),
+//!    with the model in tract only that small tensor comes back;
+//! 3. **inference** on the GPU reads back only the model's small mask (the temporal filter and
+//!    the tracker work on it on the host), which goes up again for the next stages;
+//! 4. **upsample**, **refine**, **blur** and **composite** run back to back in one submission;
+//!    only the finished frame comes back ([`GpuPixels::download`]). (Photo detail passes and the
+//!    matting model run the model again on crops, so their mask is made on the CPU and goes up
+//!    instead; it is still refined here.)
 //!
 //! # Same pictures as the CPU
 //! Filter taps, disc spans, Gaussian kernels and the sRGB tables are computed by the CPU code and
@@ -30,7 +36,8 @@
 //! One file per stage, named like its CPU twin and its shader: `resample.rs` (preprocess,
 //! upsample, the mask in and out), `refine.rs`, `blur.rs`, `composite.rs`; `context.rs` (adapter,
 //! compiled shaders, colour tables), `buffers.rs` (grow-only buffers, bind groups, uniform
-//! packing); this file holds [`GpuPixels`], the frame's upload and the output's download.
+//! packing), `model.rs` (the model's graph, plan and run); this file holds [`GpuPixels`], the
+//! frame's upload and the output's download.
 //!
 //! # Allocation
 //! Buffers and bind groups are created once per [`GpuPixels`] and grown only when a larger
@@ -112,6 +119,26 @@ pub struct GpuPixels {
     scratch: Vec<u8>,
     kernel: Vec<f32>,
     apertures: crate::blur::Apertures,
+    /// The frame's way up: mapped staging buffers, written in place and copied on the device.
+    staging: StagingRing,
+}
+
+/// Upload buffers kept mapped for writing, used in turn (issue 19: `Queue::write_buffer` staged
+/// every frame through a fresh allocation). Each is written while mapped, unmapped, copied into
+/// the frame buffer by the next submission, and mapped again after it; `upload` waits only when
+/// all of them are still in flight.
+#[derive(Default)]
+struct StagingRing {
+    /// Buffers with a flag their map callback sets when they can be written again.
+    slots: Vec<(wgpu::Buffer, Arc<std::sync::atomic::AtomicBool>)>,
+    next: usize,
+    /// Slots copied from in the work not yet submitted, to map again after the submission.
+    remap: Vec<usize>,
+}
+
+impl StagingRing {
+    /// Buffers in the ring: the frame being written, one being copied, one spare.
+    const SLOTS: usize = 3;
 }
 
 impl std::fmt::Debug for GpuPixels {
@@ -139,6 +166,7 @@ impl GpuPixels {
             scratch: Vec::new(),
             kernel: Vec::new(),
             apertures: Default::default(),
+            staging: StagingRing::default(),
         }
     }
 
@@ -196,31 +224,95 @@ impl GpuPixels {
         self.frame.ok_or_else(|| gpu_error("running a stage", "no frame uploaded"))
     }
 
-    /// Copies `frame` to the GPU (rows packed, four bytes to a word).
+    /// Copies `frame` to the GPU (rows packed, four bytes to a word), through a staging buffer
+    /// of the ring: one copy on the host (straight into mapped memory), one on the device.
     pub fn upload(&mut self, frame: FrameRef<'_>) -> Result<()> {
+        use std::sync::atomic::Ordering;
         let row_len = frame.width() as usize * frame.format().bytes_per_pixel();
         let len = row_len * frame.height() as usize;
-        self.ensure(|b| &mut b.frame, len as u64);
-        let buffer = self.bufs.frame.get()?;
-        match frame.packed_bytes() {
-            Some(bytes) if bytes.len() % 4 == 0 => self.ctx.queue.write_buffer(buffer, 0, bytes),
-            _ => {
-                self.scratch.clear();
-                for y in 0..frame.height() {
-                    self.scratch.extend_from_slice(frame.row(y));
+        let padded = (len as u64).next_multiple_of(4).max(4);
+        self.ensure(|b| &mut b.frame, padded);
+        let ring = &mut self.staging;
+        if ring.slots.first().is_none_or(|(b, _)| b.size() < padded) {
+            ring.slots = (0..StagingRing::SLOTS)
+                .map(|_| {
+                    let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("bokeh frame staging"),
+                        size: padded,
+                        usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+                        mapped_at_creation: true,
+                    });
+                    (buffer, Arc::new(std::sync::atomic::AtomicBool::new(true)))
+                })
+                .collect();
+            ring.next = 0;
+            ring.remap.clear();
+        }
+        // The next slot that is mapped; with none, wait for the device to give one back (after a
+        // full wait every map callback has run: still none is an error, not a hang).
+        let mut waited = false;
+        let slot = loop {
+            let ready = (0..ring.slots.len())
+                .map(|k| (ring.next + k) % ring.slots.len())
+                .find(|&k| ring.slots[k].1.load(Ordering::Acquire) && !ring.remap.contains(&k));
+            if let Some(k) = ready {
+                break k;
+            }
+            if waited {
+                return Err(gpu_error("uploading the frame", "no staging buffer could be mapped again"));
+            }
+            waited = true;
+            if ring.remap.len() == ring.slots.len() {
+                // Every slot waits for a submission that has not happened: submit now.
+                if let Some(encoder) = self.encoder.take() {
+                    self.ctx.queue.submit([encoder.finish()]);
                 }
-                self.scratch.resize(len.next_multiple_of(4), 0);
-                self.ctx.queue.write_buffer(buffer, 0, &self.scratch);
+                Self::remap(ring);
+            }
+            self.ctx.wait("uploading the frame")?;
+        };
+        let (staging, ready) = ring.slots[slot].clone();
+        {
+            let mut view =
+                staging.slice(..padded).get_mapped_range_mut().map_err(|e| gpu_error("uploading the frame", e))?;
+            match frame.packed_bytes() {
+                Some(bytes) => view.slice(..len).copy_from_slice(bytes),
+                None => {
+                    for y in 0..frame.height() {
+                        let at = y as usize * row_len;
+                        view.slice(at..at + row_len).copy_from_slice(frame.row(y));
+                    }
+                }
             }
         }
+        staging.unmap();
+        ready.store(false, Ordering::Release);
+        ring.remap.push(slot);
+        ring.next = (slot + 1) % ring.slots.len();
+        let dst = self.bufs.frame.get()?.clone();
+        self.encoder().copy_buffer_to_buffer(&staging, 0, &dst, 0, padded);
         self.frame = Some(FrameShape { width: frame.width(), height: frame.height(), format: frame.format() });
         Ok(())
+    }
+
+    /// Maps the ring's slots used by the work just submitted again, for later frames.
+    fn remap(ring: &mut StagingRing) {
+        for k in ring.remap.drain(..) {
+            let (buffer, ready) = &ring.slots[k];
+            let ready = Arc::clone(ready);
+            buffer.slice(..).map_async(wgpu::MapMode::Write, move |r| {
+                if r.is_ok() {
+                    ready.store(true, std::sync::atomic::Ordering::Release);
+                }
+            });
+        }
     }
 
     fn submit(&mut self) {
         if let Some(encoder) = self.encoder.take() {
             self.ctx.queue.submit([encoder.finish()]);
         }
+        Self::remap(&mut self.staging);
     }
 
     /// Submits the recorded work and waits for it (for timing single stages).
