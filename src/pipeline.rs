@@ -218,6 +218,12 @@ impl Pipeline {
         }
     }
 
+    /// The GPU the model runs on, if any ([`Options::model_backend`]).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn model_gpu(&self) -> Option<Arc<crate::gpu::GpuContext>> {
+        self.session.gpu().cloned()
+    }
+
     /// The GPU the pixel stages (and the model) run on, if any.
     #[cfg(feature = "gpu")]
     pub fn gpu_context(&self) -> Option<Arc<crate::gpu::GpuContext>> {

@@ -5,6 +5,10 @@
 //! they add up; a [`Stream`] can overlap them. A worker thread owns a
 //! [`SegmenterSession`](crate::SegmenterSession) and segments each submitted frame; the caller's
 //! thread runs the pixel stages of the previous frame on a rayon pool of the stream's own.
+//! With the GPU backend the worker does what a sequential pipeline does: it preprocesses on the
+//! pixel stages' GPU (its own upload of the frame; a 4K frame resampled on one core took ≈ 23 ms)
+//! and runs the model there too where [`crate::Options::model_backend`] puts it; the tracking
+//! crop is still sampled on the CPU.
 //!
 //! **Which schedule wins depends on the frame size, the machine and its load** ([`Schedule`]):
 //! - [`Schedule::Overlapped`]: the pixel stages on one thread fewer than the cores while the model
@@ -44,6 +48,8 @@
 //! from the masks of the frames before it, so the latency stays one frame.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+#[cfg(feature = "gpu")]
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,6 +59,7 @@ use crate::mask::Mask;
 use crate::options::{Options, StageTimings};
 use crate::orient::Orientation;
 use crate::pipeline::Pipeline;
+use crate::pixels::Pixels;
 use crate::pool::WorkerPool;
 use crate::segment::Segmenter;
 use crate::track::{TrackStats, Tracker, Tracking};
@@ -242,6 +249,10 @@ struct Work {
     reset_tracking: bool,
     /// How the frame is stored relative to upright.
     orientation: Orientation,
+    /// The GPU of the pixel stages (the worker preprocesses there too, as a sequential
+    /// pipeline does) and the model's, as the stream's options have them for this frame.
+    #[cfg(feature = "gpu")]
+    gpu: (Option<Arc<crate::gpu::GpuContext>>, Option<Arc<crate::gpu::GpuContext>>),
     /// The worker's tracker counts after this frame.
     track_stats: TrackStats,
     pushed: Instant,
@@ -312,8 +323,9 @@ impl Stream {
         let (to_worker, work_rx) = sync_channel::<Work>(1);
         let (done_tx, from_worker) = sync_channel::<Work>(1);
         let mut session = segmenter.session();
-        #[cfg(feature = "gpu")]
-        session.set_gpu(pixels.gpu_context());
+        // Where the worker preprocesses: the CPU, or the pixel stages' GPU (its own upload of
+        // the frame: at 4K one core resamples for ≈ 23 ms, the GPU in well under one).
+        let mut prep = Pixels::cpu();
         let mut tracker = Tracker::new(segmenter);
         let worker = std::thread::Builder::new()
             .name("bokeh-inference".into())
@@ -334,13 +346,25 @@ impl Stream {
                             tracker.reset();
                         }
                         session.set_orientation(work.orientation);
+                        #[cfg(feature = "gpu")]
+                        {
+                            session.set_gpu(work.gpu.1.clone());
+                            let same = match (&work.gpu.0, prep.gpu_context()) {
+                                (Some(a), Some(b)) => Arc::ptr_eq(a, &b),
+                                (None, None) => true,
+                                _ => false,
+                            };
+                            if !same {
+                                prep = work.gpu.0.clone().map_or_else(Pixels::cpu, Pixels::gpu);
+                            }
+                        }
                         work.result = match work.tracking {
                             Some(tracking) => tracker
                                 .segment(&mut session, work.frame.as_ref(), &tracking, &mut work.mask)
                                 .map(|times| work.segment_time = times),
                             None => {
                                 let t0 = Instant::now();
-                                session.preprocess(work.frame.as_ref()).and_then(|prepared| {
+                                prep.preprocess(&mut session, work.frame.as_ref()).and_then(|prepared| {
                                     let t1 = Instant::now();
                                     let r = session.infer_into(prepared, &mut work.mask);
                                     work.segment_time = (t1 - t0, t1.elapsed());
@@ -365,6 +389,8 @@ impl Stream {
                 tracking: None,
                 reset_tracking: false,
                 orientation: Orientation::UPRIGHT,
+                #[cfg(feature = "gpu")]
+                gpu: (None, None),
                 track_stats: TrackStats::default(),
                 pushed: Instant::now(),
                 segment_time: Default::default(),
@@ -620,6 +646,10 @@ impl Stream {
         self.tracking = tracking;
         work.tracking = tracking;
         work.orientation = self.pixels.options().orientation;
+        #[cfg(feature = "gpu")]
+        {
+            work.gpu = (self.pixels.gpu_context(), self.pixels.model_gpu());
+        }
         self.frames_submitted += 1;
         let schedule = self.scheduler.active();
         let written = match done {

@@ -265,9 +265,12 @@ fn a_video_stream_on_the_gpu_matches_the_cpu_stream() {
         row.copy_from_slice(pixels.as_flattened());
     }
     let b = Frame::from_vec(flipped, 160, 120, PixelFormat::Rgb8).expect("frame");
-    let outputs = |backend: Backend, model: Backend| {
-        let options =
+    let outputs = |backend: Backend, model: Backend, tracking: bool| {
+        let mut options =
             Options::default().with_temporal(Some(Temporal::default())).with_backend(backend).with_model_backend(model);
+        if !tracking {
+            options = options.with_tracking(None);
+        }
         let mut stream = bokeh::Stream::new(segmenter(), options).expect("stream");
         if model == Backend::Gpu {
             assert!(stream.model_description().starts_with("GPU: "), "{}", stream.model_description());
@@ -284,16 +287,20 @@ fn a_video_stream_on_the_gpu_matches_the_cpu_stream() {
         }
         frames
     };
-    let cpu = outputs(Backend::Cpu, Backend::Auto);
-    assert_eq!(cpu.len(), 4);
-    // The model in tract on the inference thread, then on the GPU (tracking crops included).
-    for model in [Backend::Auto, Backend::Gpu] {
-        let gpu = outputs(Backend::Gpu, model);
-        assert_eq!(gpu.len(), 4);
-        for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
-            let d = diff(g, c);
-            eprintln!("stream frame {i}, model {model:?}: max {} mean {:.4}", d.max, d.mean);
-            assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "stream frame {i}: max {} mean {:.4}", d.max, d.mean);
+    // The model in tract on the inference thread, then on the GPU; with the tracking crop
+    // (sampled on the CPU) and without (the worker preprocesses on the GPU).
+    for tracking in [true, false] {
+        let cpu = outputs(Backend::Cpu, Backend::Auto, tracking);
+        assert_eq!(cpu.len(), 4);
+        for model in [Backend::Auto, Backend::Gpu] {
+            let gpu = outputs(Backend::Gpu, model, tracking);
+            assert_eq!(gpu.len(), 4);
+            for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
+                let d = diff(g, c);
+                let what = format!("stream frame {i}, model {model:?}, tracking {tracking}");
+                eprintln!("{what}: max {} mean {:.4}", d.max, d.mean);
+                assert!(d.max <= MAX_DIFF && d.mean <= MEAN_DIFF, "{what}: max {} mean {:.4}", d.max, d.mean);
+            }
         }
     }
 }

@@ -355,6 +355,12 @@ impl SegmenterSession {
         }
     }
 
+    /// The GPU the model runs on ([`SegmenterSession::set_gpu`]).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn gpu(&self) -> Option<&Arc<crate::gpu::GpuContext>> {
+        self.gpu.as_ref().map(|g| &g.ctx)
+    }
+
     /// Where the model runs, for logs and `-v`: `"GPU: ADAPTER"`, `"CPU (tract)"`, or
     /// `"CPU (tract); not on the GPU: WHY"` when a GPU was given but a model cannot run there.
     pub fn model_description(&self) -> String {
