@@ -2,10 +2,13 @@
 //! (`shaders/model.wgsl`), weights uploaded once, one dispatch per operator.
 //!
 //! # Why our own kernels
-//! Issue 19 weighed three ways. tract's GPU crates (`tract-cuda`, `tract-metal`) reach one vendor
-//! each, not Vulkan, GL or DX12, and not the software adapters CI tests on. An ONNX-on-wgpu crate
-//! (burn's import with its wgpu backend) brings its own wgpu major version beside ours, a second
-//! shader compiler and minutes of cold build on two cores, for a graph of nine operator kinds.
+//! Issue 19 weighed three ways. tract's GPU crates reach one vendor each (`tract-cuda` through
+//! cudarc, `tract-metal` on Apple), not Vulkan, GL or DX12, and not the software adapters CI tests
+//! on. burn 0.22's wgpu backend is on wgpu 30 like us, but its ONNX import (`burn-onnx`) turns the
+//! model into Rust source at build time, so a model given at run time
+//! ([`crate::Segmenter::from_onnx_path`], the C API's `create_from_file`) could not run on the
+//! GPU; and the backend alone is 227 crates, 136 of them not in bokeh's tree, 1043 CPU-seconds
+//! of release build (measured here, 2026-12-06) — for a graph of nine operator kinds.
 //! MediaPipe's selfie models are 1×1, depthwise and one 3×3 convolution, a depthwise transposed
 //! convolution (the bilinear upsampling, see `models/README.md`), HardSwish, ReLU, sigmoid,
 //! squeeze-and-excitation pooling, add, multiply and edge padding: a few hundred lines of WGSL
@@ -28,12 +31,13 @@
 //!
 //! # Plan
 //! [`GpuModel::new`] fixes the input size and lays every tensor out in one storage buffer: the
-//! constants first (uploaded once), then each operator's output at its own offset (≈ 5 MB for the
-//! landscape model at 256×144, nothing reused, nothing allocated per frame). An activation that
-//! is its convolution's only consumer is fused into it. One uniform block per step, in one
-//! buffer at aligned offsets, and one bind group per step are made here too, so a frame records
-//! one compute pass of one dispatch per step (wgpu puts a barrier between dispatches that write
-//! the same buffer) and one copy out.
+//! constants first (uploaded once), then each operator's output at its own offset (12.5 MB for the
+//! landscape model at 256×144, 21.9 MB for the square one; nothing reused, nothing allocated per
+//! frame). An activation that is its convolution's only consumer is fused into it (the landscape
+//! model: 140 ONNX nodes, 97 dispatches). One uniform block per step, in one buffer at aligned
+//! offsets, and one bind group per step are made here too, so a frame records one compute pass
+//! of one dispatch per step (wgpu puts a barrier between dispatches that write the same buffer)
+//! and one copy out.
 //!
 //! # Same numbers as tract
 //! Each output element sums in ONNX's order (input channel, kernel row, column) in f32, the
@@ -763,6 +767,11 @@ impl GpuModel {
     /// The output's element count.
     pub fn output_len(&self) -> usize {
         self.output.len()
+    }
+
+    /// The bytes of the tensor buffer on the GPU (weights and every activation).
+    pub fn tensor_bytes(&self) -> u64 {
+        self.data.size()
     }
 
     /// The number of dispatches a frame records.
