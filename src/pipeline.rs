@@ -332,12 +332,42 @@ impl Pipeline {
         Ok(out)
     }
 
+    /// Like [`Pipeline::process_into`] on the GPU backend, leaving the result on the GPU for a
+    /// renderer to draw from: nothing comes back to the host but the model's small mask. The
+    /// returned [`crate::gpu::GpuOutput`] names the buffer and its layout; it is this pipeline's
+    /// and holds the result until the next frame is processed. The work is submitted, not waited
+    /// for (the device's queue orders a renderer's own work after it). An error when the pixel
+    /// stages run on the CPU, or when [`Options::upright_output`] turns the output (the turn is
+    /// done on the host).
+    #[cfg(feature = "gpu")]
+    pub fn process_on_gpu(&mut self, input: FrameRef<'_>) -> Result<crate::gpu::GpuOutput> {
+        if !self.pixels.is_gpu() {
+            return Err(Error::Gpu {
+                context: "keeping the result on the GPU".into(),
+                message: format!("the pixel stages run on the {}", self.backend_note),
+            });
+        }
+        if self.options.turns_output() {
+            return Err(Error::InvalidOption(
+                "a result kept on the GPU is not turned upright: leave upright_output off and turn it when drawing"
+                    .into(),
+            ));
+        }
+        let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
+        let result = self.segment(input, &mut low).and_then(|()| self.finish_model_mask_to(input, &mut low, None));
+        self.low = low;
+        self.frame_given = false;
+        result?;
+        self.pixels.gpu_output(self.options.mode)
+    }
+
     /// Processes `input` into `output`, which must have the size [`Options::output_size`] and
     /// the format [`Options::output_format`] give for the input.
     pub fn process_into(&mut self, input: FrameRef<'_>, output: &mut FrameMut<'_>) -> Result<()> {
         self.check_output(input, output)?;
         let mut low = std::mem::replace(&mut self.low, Mask::new(0, 0));
-        let result = self.segment(input, &mut low).and_then(|()| self.finish_model_mask(input, &mut low, output));
+        let result =
+            self.segment(input, &mut low).and_then(|()| self.finish_model_mask_to(input, &mut low, Some(output)));
         self.low = low;
         // Not carried to another call, whatever failed on the way.
         self.frame_given = false;
@@ -385,7 +415,7 @@ impl Pipeline {
         self.timings.preprocess = Duration::ZERO;
         self.timings.inference = Duration::ZERO;
         self.pixels.upload(input)?;
-        self.finish(input, mask, output, MaskSource::Caller)
+        self.finish(input, mask, Some(output), MaskSource::Caller)
     }
 
     /// Forgets the temporal filter's past, e.g. after a scene cut: the next frame's mask is
@@ -405,7 +435,19 @@ impl Pipeline {
         low: &mut Mask,
         output: &mut FrameMut<'_>,
     ) -> Result<()> {
-        self.check_output(input, output)?;
+        self.finish_model_mask_to(input, low, Some(output))
+    }
+
+    /// [`Pipeline::finish_model_mask`], the result left on the GPU when `output` is `None`.
+    fn finish_model_mask_to(
+        &mut self,
+        input: FrameRef<'_>,
+        low: &mut Mask,
+        output: Option<&mut FrameMut<'_>>,
+    ) -> Result<()> {
+        if let Some(output) = &output {
+            self.check_output(input, output)?;
+        }
         if let Some(t) = self.options.temporal {
             luma_at(input, low.width(), low.height(), &mut self.luma);
             self.temporal.apply(low, &t, Some(&self.luma));
@@ -463,7 +505,13 @@ impl Pipeline {
     }
 
     /// Upsample (and refine), blur and composite, on the backend.
-    fn finish(&mut self, input: FrameRef<'_>, low: &Mask, output: &mut FrameMut<'_>, source: MaskSource) -> Result<()> {
+    fn finish(
+        &mut self,
+        input: FrameRef<'_>,
+        low: &Mask,
+        output: Option<&mut FrameMut<'_>>,
+        source: MaskSource,
+    ) -> Result<()> {
         let (w, h) = (input.width(), input.height());
         let t0 = Instant::now();
         // Detail passes and matting run the model again on crops of the full-resolution mask:
@@ -499,14 +547,15 @@ impl Pipeline {
         }
         let t2 = Instant::now();
         let replacement = self.fitted.as_ref().filter(|_| mode == Mode::Replace);
-        if self.options.turns_output() {
-            // Composited as the input is stored, then turned upright into the caller's frame.
-            let format = self.options.output_format(input.format());
-            let stored = Frame::reuse(&mut self.stored_output, w, h, format)?;
-            self.pixels.composite(input, mode, replacement, &mut stored.as_mut())?;
-            crate::orient::orient_into(stored.as_ref(), self.options.orientation, output)?;
-        } else {
-            self.pixels.composite(input, mode, replacement, output)?;
+        match output {
+            Some(output) if self.options.turns_output() => {
+                // Composited as the input is stored, then turned upright into the caller's frame.
+                let format = self.options.output_format(input.format());
+                let stored = Frame::reuse(&mut self.stored_output, w, h, format)?;
+                self.pixels.composite(input, mode, replacement, Some(&mut stored.as_mut()))?;
+                crate::orient::orient_into(stored.as_ref(), self.options.orientation, output)?;
+            }
+            output => self.pixels.composite(input, mode, replacement, output)?,
         }
         let t3 = Instant::now();
         self.timings.upsample = (t1 - t0).saturating_sub(model_time);

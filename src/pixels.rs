@@ -250,10 +250,11 @@ impl Pixels {
         input: FrameRef<'_>,
         mode: Mode,
         replacement: Option<&Fitted>,
-        output: &mut FrameMut<'_>,
+        output: Option<&mut FrameMut<'_>>,
     ) -> Result<()> {
         match self {
             Pixels::Cpu(c) => {
+                let output = output.ok_or_else(|| crate::Error::InvalidOption("no output frame".into()))?;
                 let old = c.old_background.then_some(&c.blurred);
                 match mode {
                     Mode::Blur => composite::blend_blurred(input, &c.mask, &c.blurred, output),
@@ -273,8 +274,23 @@ impl Pixels {
                 }
                 let decontaminate = g.old_background && matches!(mode, Mode::Replace | Mode::Cutout);
                 g.px.composite_with(mode, decontaminate)?;
-                g.px.download(mode, output)
+                match output {
+                    Some(output) => g.px.download(mode, output),
+                    None => Ok(()),
+                }
             }
+        }
+    }
+
+    /// The GPU's composite result, submitted and left there ([`crate::Pipeline::process_on_gpu`]).
+    #[cfg(feature = "gpu")]
+    pub(crate) fn gpu_output(&mut self, mode: Mode) -> Result<crate::gpu::GpuOutput> {
+        match self {
+            Pixels::Cpu(_) => Err(crate::Error::Gpu {
+                context: "keeping the result on the GPU".into(),
+                message: "the pixel stages run on the CPU".into(),
+            }),
+            Pixels::Gpu(g) => g.px.output(mode),
         }
     }
 

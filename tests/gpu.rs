@@ -497,3 +497,35 @@ fn the_model_on_the_gpu_matches_tract() {
         eprintln!("{api}: {} inputs, worst |gpu - tract| = {worst:.2e} ({at})", inputs.len());
     }
 }
+
+/// The result left on the GPU is the one `process_into` gives, byte for byte, for every mode.
+#[test]
+fn a_result_kept_on_the_gpu_is_the_downloaded_one() {
+    use bokeh::gpu::wgpu;
+    let frame = photo(64, 48, PixelFormat::Rgba8);
+    for (api, ctx) in contexts() {
+        for mode in [Mode::Blur, Mode::Cutout, Mode::Mask] {
+            let options = Options::default().with_mode(mode).with_model_backend(Backend::Gpu);
+            let mut gpu = Pipeline::with_gpu(segmenter(), options, Arc::clone(&ctx)).expect("gpu");
+            let expected = gpu.process(frame.as_ref()).expect("downloaded");
+            let kept = gpu.process_on_gpu(frame.as_ref()).expect("kept on the GPU");
+            assert_eq!((kept.width, kept.height, kept.format), (64, 48, expected.format()), "{api} {mode:?}");
+            let len = (64 * 48 * kept.bytes_per_pixel) as u64;
+            let read = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: len.next_multiple_of(4),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut encoder = ctx.device().create_command_encoder(&Default::default());
+            encoder.copy_buffer_to_buffer(&kept.buffer, 0, &read, 0, len.next_multiple_of(4));
+            ctx.queue().submit([encoder.finish()]);
+            read.slice(..).map_async(wgpu::MapMode::Read, |r| r.expect("map"));
+            ctx.device().poll(wgpu::PollType::wait_indefinitely()).expect("poll");
+            let bytes = read.slice(..).get_mapped_range().expect("mapped");
+            assert_eq!(&bytes[..len as usize], expected.data(), "{api} {mode:?}");
+        }
+    }
+    let mut cpu = Pipeline::new(segmenter(), Options::default()).expect("cpu");
+    assert!(cpu.process_on_gpu(frame.as_ref()).is_err(), "the CPU backend has nothing on a GPU");
+}

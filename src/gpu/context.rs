@@ -255,6 +255,17 @@ impl GpuContext {
         &self.info
     }
 
+    /// The wgpu device, for a renderer that draws bokeh's results ([`super::GpuOutput`]) or
+    /// records its own work beside bokeh's (the version of [`wgpu`](super::wgpu) bokeh uses).
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The device's queue (see [`GpuContext::device`]).
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
     /// Returns the errors wgpu reported since the last check, if any, as one error.
     pub(super) fn check(&self, context: &str) -> Result<()> {
         let mut errors = self.errors.lock().map_err(|_| gpu_error(context, "error log poisoned"))?;

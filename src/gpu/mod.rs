@@ -91,6 +91,8 @@ use context::gpu_error;
 pub use context::{GpuApi, GpuContext, GpuInfo};
 pub use model::{GpuModel, Graph as ModelGraph};
 use params::{BlurShaderParams, CompositeParams, RefineParams, ResampleParams};
+/// The wgpu bokeh is built with: a renderer sharing bokeh's device uses these types.
+pub use wgpu;
 
 /// One stream's GPU state: buffers, bind groups and cached tables. Use it through
 /// [`crate::Pipeline`] with [`crate::Backend::Gpu`], or directly to drive or time single stages
@@ -121,6 +123,25 @@ pub struct GpuPixels {
     apertures: crate::blur::Apertures,
     /// The frame's way up: mapped staging buffers, written in place and copied on the device.
     staging: StagingRing,
+}
+
+/// A result left on the GPU ([`crate::Pipeline::process_on_gpu`], [`GpuPixels::output`]): the
+/// frame's rows packed without padding from byte 0 of `buffer` (a storage buffer that can be
+/// copied from: `COPY_SRC`), `width × bytes_per_pixel` bytes a row, in `format`. A renderer
+/// binds it as storage or copies it into its texture (whose rows need 256-byte alignment).
+#[derive(Debug, Clone)]
+pub struct GpuOutput {
+    /// The buffer holding the result (the pipeline's own; overwritten by the next frame).
+    pub buffer: wgpu::Buffer,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The pixel format of the result (the input's in blur and replace modes, RGBA for cut-outs,
+    /// one byte of mask for [`Mode::Mask`]).
+    pub format: PixelFormat,
+    /// Bytes per pixel in the buffer.
+    pub bytes_per_pixel: usize,
 }
 
 /// Upload buffers kept mapped for writing, used in turn (issue 19: `Queue::write_buffer` staged
@@ -336,6 +357,21 @@ impl GpuPixels {
         }
         buffer.unmap();
         Ok(())
+    }
+
+    /// Submits the recorded work and describes the composite's result where it stays, on the
+    /// GPU, for a renderer ([`GpuOutput`]); nothing is read back or waited for.
+    pub fn output(&mut self, mode: Mode) -> Result<GpuOutput> {
+        let f = self.shape()?;
+        let bytes_per_pixel = Self::out_bpp(mode, f.format);
+        let buffer = self.bufs.out.get()?.clone();
+        self.submit();
+        let format = match mode {
+            Mode::Blur | Mode::Replace => f.format,
+            Mode::Cutout => PixelFormat::Rgba8,
+            Mode::Mask => PixelFormat::Gray8,
+        };
+        Ok(GpuOutput { buffer, width: f.width, height: f.height, format, bytes_per_pixel })
     }
 
     /// Copies the composite's result into `out` (the size of the uploaded frame, in the mode's
