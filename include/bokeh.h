@@ -153,6 +153,12 @@ typedef struct bokeh_settings {
   // (`BOKEH_STATUS_GPU` otherwise, or when no adapter is found); `BOKEH_BACKEND_AUTO` takes a
   // hardware GPU when there is one and the CPU otherwise.
   bokeh_backend backend;
+  // Where the model runs, when the pixel stages are on a GPU: `BOKEH_BACKEND_AUTO` (the
+  // default) runs it on that GPU when it is a hardware one (tract on the CPU is faster than
+  // a software rasteriser); `BOKEH_BACKEND_GPU` on whatever adapter the pixel stages use (an
+  // `INVALID_ARGUMENT` when they are on the CPU); `BOKEH_BACKEND_CPU` (0) always in tract on
+  // the CPU. (Appended in the struct's fourth version.)
+  bokeh_backend model_backend;
 } bokeh_settings;
 
 // Pixel formats (`bokeh_pixel_format`). 0 is deliberately invalid, so that a zeroed frame

@@ -239,14 +239,21 @@ pub struct BokehSettings {
     /// (`BOKEH_STATUS_GPU` otherwise, or when no adapter is found); `BOKEH_BACKEND_AUTO` takes a
     /// hardware GPU when there is one and the CPU otherwise.
     pub backend: BokehBackend,
+    /// Where the model runs, when the pixel stages are on a GPU: `BOKEH_BACKEND_AUTO` (the
+    /// default) runs it on that GPU when it is a hardware one (tract on the CPU is faster than
+    /// a software rasteriser); `BOKEH_BACKEND_GPU` on whatever adapter the pixel stages use (an
+    /// `INVALID_ARGUMENT` when they are on the CPU); `BOKEH_BACKEND_CPU` (0) always in tract on
+    /// the CPU. (Appended in the struct's fourth version.)
+    pub model_backend: BokehBackend,
 }
 
 /// The sizes of the published layouts of [`BokehSettings`]: the first ended with `temporal`,
-/// the second with `focus_falloff`, the third is the current one. Any other `struct_size`
-/// smaller than the current one is a caller's mistake.
-const SETTINGS_SIZES: [usize; 3] = [
+/// the second with `focus_falloff`, the third with `backend`, the fourth is the current one.
+/// Any other `struct_size` smaller than the current one is a caller's mistake.
+const SETTINGS_SIZES: [usize; 4] = [
     std::mem::offset_of!(BokehSettings, bloom),
     std::mem::offset_of!(BokehSettings, rotation),
+    std::mem::offset_of!(BokehSettings, model_backend),
     std::mem::size_of::<BokehSettings>(),
 ];
 
@@ -270,6 +277,7 @@ impl Default for BokehSettings {
             upright_output: 0,
             tracking: 1,
             backend: BOKEH_BACKEND_CPU,
+            model_backend: BOKEH_BACKEND_AUTO,
         }
     }
 }
@@ -488,22 +496,24 @@ fn options_for(settings: &BokehSettings, background: Option<Arc<Frame>>) -> FfiR
         Rotation::from_degrees(settings.rotation).map_err(|e| Failure::from_error("settings.rotation", e))?;
     let orientation = Orientation::new(rotation, switch("mirror", settings.mirror)?);
     let tracking = switch("tracking", settings.tracking)?.then(bokeh::Tracking::default);
-    let backend = match settings.backend {
-        BOKEH_BACKEND_CPU => Backend::Cpu,
-        BOKEH_BACKEND_GPU => Backend::Gpu,
-        BOKEH_BACKEND_AUTO => Backend::Auto,
-        other => {
-            return Err(Failure::new(
-                BokehStatus::InvalidArgument,
-                format!("settings.backend: unknown backend {other}"),
-            ))
-        }
+    let backend_of = |field: &str, code: BokehBackend| match code {
+        BOKEH_BACKEND_CPU => Ok(Backend::Cpu),
+        BOKEH_BACKEND_GPU => Ok(Backend::Gpu),
+        BOKEH_BACKEND_AUTO => Ok(Backend::Auto),
+        other => Err(Failure::new(BokehStatus::InvalidArgument, format!("settings.{field}: unknown backend {other}"))),
     };
-    if !backend.is_built() {
-        return Err(Failure::new(
-            BokehStatus::Gpu,
-            "settings.backend: this build of the library has no GPU backend (build bokeh-ffi with the `gpu` feature)",
-        ));
+    let backend = backend_of("backend", settings.backend)?;
+    let model_backend = backend_of("model_backend", settings.model_backend)?;
+    for (field, b) in [("backend", backend), ("model_backend", model_backend)] {
+        if !b.is_built() {
+            return Err(Failure::new(
+                BokehStatus::Gpu,
+                format!(
+                    "settings.{field}: this build of the library has no GPU backend (build bokeh-ffi with the `gpu` \
+                     feature)"
+                ),
+            ));
+        }
     }
     let refine = switch("refine", settings.refine)?
         .then(|| Refine::default().with_ramp(settings.edge_threshold, settings.edge_feather));
@@ -519,7 +529,8 @@ fn options_for(settings: &BokehSettings, background: Option<Arc<Frame>>) -> FfiR
         .with_orientation(orientation)
         .with_upright_output(switch("upright_output", settings.upright_output)?)
         .with_tracking(tracking)
-        .with_backend(backend);
+        .with_backend(backend)
+        .with_model_backend(model_backend);
     options.background = background;
     // The ranges are the library's to check (one source of truth); above are only the C
     // encodings (enum codes, 0/1 switches, 0 = off, the thread count).

@@ -650,8 +650,34 @@ fn version_3_fields_turn_frames_upright_and_newer_structs_are_read() {
         let mut got = BokehSettings::default();
         assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
         assert_eq!((got.rotation, got.mirror, got.upright_output, got.tracking), (0, 0, 0, 1));
+        // A third-version caller (no model_backend) gets auto; an unknown code is refused.
+        let mut v3 = settings;
+        v3.struct_size = std::mem::offset_of!(BokehSettings, model_backend) as u32;
+        v3.model_backend = 99;
+        assert_eq!(bokeh_processor_set_settings(p, &v3), BokehStatus::Ok, "{}", last_error());
+        assert_eq!(bokeh_processor_get_settings(p, &mut got), BokehStatus::Ok);
+        assert_eq!(got.model_backend, BOKEH_BACKEND_AUTO);
+        let unknown = BokehSettings { model_backend: 7, ..settings };
+        assert_eq!(bokeh_processor_set_settings(p, &unknown), BokehStatus::InvalidArgument);
+        assert!(last_error().contains("settings.model_backend: unknown backend 7"), "{}", last_error());
     }
     destroy(p);
+}
+
+#[test]
+fn the_model_on_the_gpu_needs_the_pixel_stages_there() {
+    let settings = BokehSettings { model_backend: BOKEH_BACKEND_GPU, ..BokehSettings::default() };
+    let mut p: *mut BokehProcessor = std::ptr::null_mut();
+    // SAFETY: valid settings and out pointer.
+    let status = unsafe { bokeh_processor_create(&settings, &mut p) };
+    if Backend::Gpu.is_built() {
+        assert_eq!(status, BokehStatus::InvalidArgument, "pixel stages on the CPU");
+        assert!(last_error().contains("the model on the GPU needs the pixel stages there too"), "{}", last_error());
+    } else {
+        assert_eq!(status, BokehStatus::Gpu);
+        assert!(last_error().contains("settings.model_backend: this build"), "{}", last_error());
+    }
+    assert!(p.is_null());
 }
 
 #[test]
