@@ -529,3 +529,36 @@ fn a_result_kept_on_the_gpu_is_the_downloaded_one() {
     let mut cpu = Pipeline::new(segmenter(), Options::default()).expect("cpu");
     assert!(cpu.process_on_gpu(frame.as_ref()).is_err(), "the CPU backend has nothing on a GPU");
 }
+
+/// A frame handed in from a GPU buffer gives the pictures of the same frame uploaded from the host.
+#[test]
+fn a_frame_already_on_the_gpu_is_taken_as_uploaded() {
+    use bokeh::gpu::wgpu;
+    let frame = photo(64, 48, PixelFormat::Rgba8);
+    let mask = mask();
+    for (api, ctx) in contexts() {
+        let run = |from_gpu: bool| {
+            let mut px = GpuPixels::new(Arc::clone(&ctx));
+            if from_gpu {
+                let source = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: 16 + frame.data().len() as u64,
+                    usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                ctx.queue().write_buffer(&source, 16, frame.data());
+                px.upload_from(&source, 16, 64, 48, PixelFormat::Rgba8).expect("from the GPU");
+                assert!(px.upload_from(&source, 20, 64, 48, PixelFormat::Rgba8).is_err(), "past the end");
+            } else {
+                px.upload(frame.as_ref()).expect("upload");
+            }
+            px.upsample(&mask).expect("upsample");
+            px.blur(&bokeh::BlurParams::new(BlurKind::Disc, 4.0)).expect("blur");
+            px.composite(Mode::Blur).expect("composite");
+            let mut out = Frame::new(64, 48, PixelFormat::Rgba8).expect("out");
+            px.download(Mode::Blur, &mut out.as_mut()).expect("download");
+            out
+        };
+        assert_eq!(run(true).data(), run(false).data(), "{api}");
+    }
+}

@@ -316,6 +316,39 @@ impl GpuPixels {
         Ok(())
     }
 
+    /// Takes a frame that already lives on this device (a camera or decoder texture copied into
+    /// a buffer, a renderer's output): `width × height` pixels of `format`, rows packed from byte
+    /// `offset` of `source` (which needs `COPY_SRC`), copied on the device in the next
+    /// submission — nothing crosses the bus. The stages then run as after [`GpuPixels::upload`].
+    /// (A [`crate::Pipeline`] also reads the frame on the host — the model's input, the tracking
+    /// crop, the temporal filter's luma — so this is the stage-level way in.)
+    pub fn upload_from(
+        &mut self,
+        source: &wgpu::Buffer,
+        offset: u64,
+        width: u32,
+        height: u32,
+        format: PixelFormat,
+    ) -> Result<()> {
+        let len = width as u64 * height as u64 * format.bytes_per_pixel() as u64;
+        let padded = len.next_multiple_of(4).max(4);
+        if width == 0 || height == 0 || !offset.is_multiple_of(4) || offset + padded > source.size() {
+            return Err(gpu_error(
+                "taking a frame from a GPU buffer",
+                format!(
+                    "{width}x{height} {format:?} from byte {offset} needs {padded} bytes (offset a multiple of 4) of \
+                     a {}-byte buffer",
+                    source.size()
+                ),
+            ));
+        }
+        self.ensure(|b| &mut b.frame, padded);
+        let dst = self.bufs.frame.get()?.clone();
+        self.encoder().copy_buffer_to_buffer(source, offset, &dst, 0, padded);
+        self.frame = Some(FrameShape { width, height, format });
+        Ok(())
+    }
+
     /// Maps the ring's slots used by the work just submitted again, for later frames.
     fn remap(ring: &mut StagingRing) {
         for k in ring.remap.drain(..) {
