@@ -37,11 +37,19 @@ static DECODE: LazyLock<[f32; 256]> = LazyLock::new(|| {
     t
 });
 
+/// Bytes after the encoding table's last entry, so that a SIMD gather of a 32-bit word at any
+/// entry stays inside the table (`composite`'s AVX2 kernel keeps the low byte).
+pub(crate) const ENCODE_PADDING: usize = 3;
+
 static ENCODE: LazyLock<Vec<u8>> = LazyLock::new(|| {
     (0..=(1u32 << ENCODE_BITS) - 1)
         .map(|i| (linear_to_srgb_exact(i as f32 / ENCODE_MAX) * 255.0).round() as u8)
+        .chain([0; ENCODE_PADDING])
         .collect()
 });
+
+/// The number of entries in the encoding table.
+pub(crate) const ENCODE_LEN: usize = 1 << ENCODE_BITS;
 
 /// The sRGB decoding table: `lut[v]` is the linear value of the 8-bit code `v`.
 pub(crate) fn decode_lut() -> &'static [f32; 256] {
@@ -52,6 +60,12 @@ pub(crate) fn decode_lut() -> &'static [f32; 256] {
 /// backend uploads it, so both backends round the same way).
 #[cfg(feature = "gpu")]
 pub(crate) fn encode_lut() -> &'static [u8] {
+    &ENCODE[..ENCODE_LEN]
+}
+
+/// The encoding table followed by [`ENCODE_PADDING`] zero bytes (for gathers of 32-bit words).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn encode_lut_padded() -> &'static [u8] {
     &ENCODE
 }
 
@@ -63,7 +77,7 @@ pub(crate) struct Encoder {
 impl Encoder {
     /// The shared encoding table.
     pub(crate) fn new() -> Self {
-        Encoder { lut: &ENCODE }
+        Encoder { lut: &ENCODE[..ENCODE_LEN] }
     }
 
     /// Encodes one linear value.

@@ -13,6 +13,9 @@
 //! blend (`m·F + (1 − m)·new`) and for the cut-out's colour (alpha stays `m`). The clamp bounds
 //! what a poor estimate can do: at most `m` of the new pixel comes from `F`.
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 use rayon::prelude::*;
 
 use crate::blur::BlurredBackground;
@@ -65,10 +68,20 @@ fn blend_row(
 /// `blur` mode: the person over their own blurred background.
 pub(crate) fn blend_blurred(src: FrameRef<'_>, mask: &Mask, bg: &BlurredBackground, out: &mut FrameMut<'_>) {
     let (w, format, lut, enc) = (src.width() as usize, src.format(), decode_lut(), Encoder::new());
+    let bpp = format.bytes_per_pixel();
     let m = mask.data();
     out.rows_mut().enumerate().for_each(|(y, out_row)| {
-        let bg_row = bg.row(y);
-        blend_row(out_row, src.row(y as u32), &m[y * w..(y + 1) * w], format, lut, &enc, |x| bg.sample(bg_row, x));
+        let (bg_row, src_row, m_row) = (bg.row(y), src.row(y as u32), &m[y * w..(y + 1) * w]);
+        #[cfg(target_arch = "x86_64")]
+        let done = {
+            let [i0, i1] = &bg.col_taps;
+            let taps = x86::Background::Taps { row: bg_row, taps: [i0, i1], t: &bg.col_t };
+            x86::blend_row(out_row, src_row, m_row, format, lut, crate::color::encode_lut_padded(), taps)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = 0;
+        let (out_row, src_row, m_row) = (&mut out_row[done * bpp..], &src_row[done * bpp..], &m_row[done..]);
+        blend_row(out_row, src_row, m_row, format, lut, &enc, |x| bg.sample(bg_row, done + x));
     });
 }
 
@@ -100,9 +113,23 @@ pub(crate) fn blend_replaced(
     let (w, format, lut, enc) = (src.width() as usize, src.format(), decode_lut(), Encoder::new());
     let m = mask.data();
     let Some(old) = old else {
+        let bpp = format.bytes_per_pixel();
         out.rows_mut().enumerate().for_each(|(y, out_row)| {
-            let bg_row = &bg[y * w..(y + 1) * w];
-            blend_row(out_row, src.row(y as u32), &m[y * w..(y + 1) * w], format, lut, &enc, |x| bg_row[x]);
+            let (bg_row, src_row, m_row) = (&bg[y * w..(y + 1) * w], src.row(y as u32), &m[y * w..(y + 1) * w]);
+            #[cfg(target_arch = "x86_64")]
+            let done = x86::blend_row(
+                out_row,
+                src_row,
+                m_row,
+                format,
+                lut,
+                crate::color::encode_lut_padded(),
+                x86::Background::Full(bg_row),
+            );
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
+            let (out_row, src_row, m_row) = (&mut out_row[done * bpp..], &src_row[done * bpp..], &m_row[done..]);
+            blend_row(out_row, src_row, m_row, format, lut, &enc, |x| bg_row[done + x]);
         });
         return;
     };
@@ -173,6 +200,80 @@ pub(crate) fn write_mask(mask: &Mask, out: &mut FrameMut<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small deterministic generator (xorshift) for test data.
+    fn noise(seed: u32) -> impl FnMut() -> u32 {
+        let mut s = seed.max(1);
+        move || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s
+        }
+    }
+
+    /// The AVX2 blend writes the portable loop's bytes exactly — every format, blur reductions
+    /// that take its permute path (factor ≥ 2) and its gather path (factor 1, row ends), a
+    /// background at frame width, and masks that are 0, 1, outside 0..=1, NaN or in between.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_blend_gives_the_portable_bytes() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        }
+        let (lut, enc, padded) = (decode_lut(), Encoder::new(), crate::color::encode_lut_padded());
+        let mut next = noise(7);
+        let w = 203; // not a multiple of 8: the portable loop finishes each row
+        let specials = [0.0, 1.0, -0.25, 1.5, f32::NAN, 0.5, 1.0 - f32::EPSILON, f32::MIN_POSITIVE];
+        for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8] {
+            let bpp = format.bytes_per_pixel();
+            for factor in [1, 2, 3, 6, 13] {
+                let src: Vec<u8> = (0..w * bpp).map(|_| next() as u8).collect();
+                let mask: Vec<f32> = (0..w)
+                    .map(|_| match next() % 4 {
+                        0 => specials[next() as usize % specials.len()],
+                        _ => (next() % 10_000) as f32 / 9_999.0,
+                    })
+                    .collect();
+                let low = w.div_ceil(factor);
+                // Linear values, some above 1 as highlight bloom makes them.
+                let row: Vec<f32> = (0..3 * low).map(|_| (next() % 3_000) as f32 / 1_000.0).collect();
+                let taps: Vec<_> = crate::blur::upsample_taps(low, w, factor).collect();
+                let sample = |x: usize| {
+                    let tap = taps[x];
+                    let lerp = |c: usize| {
+                        let (a, b) = (row[c * low + tap.i0], row[c * low + tap.i1]);
+                        a + (b - a) * tap.t
+                    };
+                    [lerp(0), lerp(1), lerp(2)]
+                };
+                let mut expected = vec![0u8; w * bpp];
+                blend_row(&mut expected, &src, &mask, format, lut, &enc, sample);
+                let [i0, i1]: [Vec<i32>; 2] = [0, 1].map(|k| taps.iter().map(|t| [t.i0, t.i1][k] as i32).collect());
+                let t: Vec<f32> = taps.iter().map(|t| t.t).collect();
+                let background = x86::Background::Taps { row: &row, taps: [&i0, &i1], t: &t };
+                let mut got = vec![0u8; w * bpp];
+                let done = x86::blend_row(&mut got, &src, &mask, format, lut, padded, background);
+                assert!(done >= w - 16, "{format:?} factor {factor}: only {done} pixels in AVX2");
+                blend_row(&mut got[done * bpp..], &src[done * bpp..], &mask[done..], format, lut, &enc, |x| {
+                    sample(done + x)
+                });
+                assert_eq!(got, expected, "{format:?} factor {factor}");
+
+                let full: Vec<[f32; 3]> = (0..w).map(sample).collect();
+                let mut expected = vec![0u8; w * bpp];
+                blend_row(&mut expected, &src, &mask, format, lut, &enc, |x| full[x]);
+                let mut got = vec![0u8; w * bpp];
+                let done = x86::blend_row(&mut got, &src, &mask, format, lut, padded, x86::Background::Full(&full));
+                assert!(done >= w - 16, "{format:?} full background: only {done} pixels in AVX2");
+                blend_row(&mut got[done * bpp..], &src[done * bpp..], &mask[done..], format, lut, &enc, |x| {
+                    full[done + x]
+                });
+                assert_eq!(got, expected, "{format:?} full background");
+            }
+        }
+    }
 
     /// The shortcuts for all-person and all-background pixels give exactly the bytes of the
     /// blend they skip (the GPU backend, which blends every pixel, relies on it).

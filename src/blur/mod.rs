@@ -108,10 +108,14 @@ pub struct BlurredBackground {
     /// Linear RGB, row-major.
     pub(crate) rgb: Vec<[f32; 3]>,
     /// `rgb` interpolated vertically to every frame row (frame height × low width): the
-    /// compositor then only interpolates horizontally.
-    pub(crate) rows: Vec<[f32; 3]>,
+    /// compositor then only interpolates horizontally. Planar per row (the low width's red
+    /// values, then green, then blue), so SIMD code loads eight neighbours of a channel at once.
+    pub(crate) rows: Vec<f32>,
     /// Horizontal taps from frame columns into `rgb` columns.
     pub(crate) cols: Vec<Tap>,
+    /// The same taps as planes for SIMD: `i0`, `i1` and `t`.
+    pub(crate) col_taps: [Vec<i32>; 2],
+    pub(crate) col_t: Vec<f32>,
     /// Weighted linear RGB and weight, then their blurred sums.
     low: Vec<[f32; 4]>,
     tmp: Vec<[f32; 4]>,
@@ -326,29 +330,46 @@ impl BlurredBackground {
         let (w, factor) = (self.width, self.factor);
         self.cols.clear();
         self.cols.extend(upsample_taps(w, full_w, factor));
+        let [i0, i1] = &mut self.col_taps;
+        i0.clear();
+        i1.clear();
+        self.col_t.clear();
+        for tap in &self.cols {
+            // Indices into a reduced frame width, far below `i32::MAX`.
+            i0.push(tap.i0 as i32);
+            i1.push(tap.i1 as i32);
+            self.col_t.push(tap.t);
+        }
         self.rows.clear();
-        self.rows.resize(full_h * w, [0.0; 3]);
+        self.rows.resize(full_h * 3 * w, 0.0);
         let rgb = &self.rgb;
         let height = self.height;
-        self.rows.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
+        self.rows.par_chunks_mut(3 * w).enumerate().for_each(|(y, out)| {
             let tap = upsample_tap(height, factor, y);
             let (r0, r1) = (&rgb[tap.i0 * w..(tap.i0 + 1) * w], &rgb[tap.i1 * w..(tap.i1 + 1) * w]);
-            for ((o, a), b) in out.iter_mut().zip(r0).zip(r1) {
-                *o = lerp3(*a, *b, tap.t);
+            for (x, (a, b)) in r0.iter().zip(r1).enumerate() {
+                let v = lerp3(*a, *b, tap.t);
+                for (c, v) in v.into_iter().enumerate() {
+                    out[c * w + x] = v;
+                }
             }
         });
     }
 
     /// The blurred background at frame column `x` of frame row `y` (as prepared by `compute`).
     #[inline(always)]
-    pub(crate) fn sample(&self, row: &[[f32; 3]], x: usize) -> [f32; 3] {
+    pub(crate) fn sample(&self, row: &[f32], x: usize) -> [f32; 3] {
         let tap = self.cols[x];
-        lerp3(row[tap.i0], row[tap.i1], tap.t)
+        let w = self.width;
+        let at = |c: usize, i: usize| row[c * w + i];
+        let lerp = |c: usize| at(c, tap.i0) + (at(c, tap.i1) - at(c, tap.i0)) * tap.t;
+        [lerp(0), lerp(1), lerp(2)]
     }
 
-    /// The vertically interpolated low-resolution row for frame row `y`.
-    pub(crate) fn row(&self, y: usize) -> &[[f32; 3]] {
-        &self.rows[y * self.width..(y + 1) * self.width]
+    /// The vertically interpolated low-resolution row for frame row `y`: planar, three
+    /// channels of the low width (what [`Self::sample`] takes).
+    pub(crate) fn row(&self, y: usize) -> &[f32] {
+        &self.rows[y * 3 * self.width..(y + 1) * 3 * self.width]
     }
 
     /// Box-averages `w·linear(c)` and `w` over `factor × factor` blocks into `self.low`.
