@@ -6,6 +6,8 @@
 #  - inference: onnxruntime (1 thread) on the same ONNX files vs tract in `bokeh bench`.
 # Needs PyPI (mediapipe==0.10.21, pillow, onnxruntime) for a virtualenv, made once in
 # $PEER_VENV (default .venv-peer). Usage: bash scripts/bench_vs_peer.sh [FRAMES]
+# BOKEH_BASELINE=path/to/older/bokeh adds that binary's times in the same run (before/after tables)
+# and the per-stage medians of both at 1080p.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${BOKEH_SHARED:-../shared}
@@ -22,7 +24,10 @@ last() { tail -n 1 | cut -f2; }
 stage() { grep "^$1	" | cut -f2; }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf 'size\tpeer_ms\tbokeh_seq_ms\tbokeh_pipelined_ms\tpeer/seq\tpeer/pipelined\tstream schedule\n'
+base=${BOKEH_BASELINE:-}
+printf 'size\tpeer_ms\tbokeh_seq_ms\tbokeh_pipelined_ms\tpeer/seq\tpeer/pipelined\tstream schedule'
+[ -n "$base" ] && printf '\tbaseline_seq_ms\tbaseline_pipelined_ms'
+printf '\n'
 for size in 1280x720 1920x1080; do
     w=${size%x*} h=${size#*x}
     peer=$("$venv/bin/python" "$shared/tools/peer_pipeline.py" --width "$w" --height "$h" --frames "$frames" | last)
@@ -31,7 +36,14 @@ for size in 1280x720 1920x1080; do
     seq=$(echo "$seq_out" | last) pip=$(echo "$pip_out" | last)
     schedule=$(echo "$pip_out" | grep -o 'schedule [a-z]*' | cut -d' ' -f2)
     awk -v s="$size" -v p="$peer" -v a="$seq" -v b="$pip" -v k="$schedule" \
-        'BEGIN { printf "%s\t%.2f\t%.2f\t%.2f\t%.2fx\t%.2fx\t%s\n", s, p, a, b, p / a, p / b, k }'
+        'BEGIN { printf "%s\t%.2f\t%.2f\t%.2f\t%.2fx\t%.2fx\t%s", s, p, a, b, p / a, p / b, k }'
+    if [ -n "$base" ]; then
+        base_seq_out=$("$base" bench --size "$size" --frames "$frames" --input "$clip")
+        base_pip=$("$base" bench --size "$size" --frames "$frames" --input "$clip" --pipelined | last)
+        printf '\t%s\t%s' "$(echo "$base_seq_out" | last)" "$base_pip"
+    fi
+    printf '\n'
+    [ "$size" = 1920x1080 ] && stages_new=$seq_out && stages_base=${base_seq_out:-}
     [ "$size" = 1280x720 ] && tract_ms=$(echo "$seq_out" | stage inference)
 done
 
@@ -50,3 +62,10 @@ PY
 )
 printf '\ninference (landscape NCHW model, 1 thread)\ttract %s ms\tonnxruntime %s ms\ttract/onnxruntime %s\n' \
     "$tract_ms" "$ort_ms" "$(awk -v a="$tract_ms" -v b="$ort_ms" 'BEGIN { printf "%.2fx", a / b }')"
+
+if [ -n "$base" ]; then
+    printf '\nper stage at 1920x1080, sequential (ms)\tthis build\tbaseline\n'
+    for st in preprocess inference upsample blur composite end_to_end; do
+        printf '%s\t%s\t%s\n' "$st" "$(echo "$stages_new" | stage "$st")" "$(echo "$stages_base" | stage "$st")"
+    done
+fi
