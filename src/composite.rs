@@ -198,11 +198,11 @@ pub(crate) fn write_mask(mask: &Mask, out: &mut FrameMut<'_>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A small deterministic generator (xorshift) for test data.
-    fn noise(seed: u32) -> impl FnMut() -> u32 {
+    pub(crate) fn noise(seed: u32) -> impl FnMut() -> u32 {
         let mut s = seed.max(1);
         move || {
             s ^= s << 13;

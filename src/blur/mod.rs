@@ -45,6 +45,8 @@
 
 mod params;
 pub mod reference;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub(crate) use params::check_falloff;
 pub use params::{BlurParams, BlurWeights};
@@ -388,20 +390,12 @@ impl BlurredBackground {
         self.low.par_chunks_mut(lw).enumerate().for_each(|(ly, out)| {
             let y_end = ((ly + 1) * factor).min(fh);
             for y in ly * factor..y_end {
-                let row = frame.row(y as u32);
-                let mrow = &m[y * fw..(y + 1) * fw];
-                let blocks = row.chunks(factor * bpp).zip(mrow.chunks(factor));
-                for (acc, (pixels, masks)) in out.iter_mut().zip(blocks) {
-                    for (px, &mv) in pixels.chunks_exact(bpp).zip(masks) {
-                        let w = background_weight(mv, weights);
-                        let (r, g, b) = (lut[px[ro] as usize], lut[px[go] as usize], lut[px[bo] as usize]);
-                        let wg = if bloom > 1.0 { w * highlight_gain(r.max(g).max(b), bloom) } else { w };
-                        acc[0] += wg * r;
-                        acc[1] += wg * g;
-                        acc[2] += wg * b;
-                        acc[3] += w;
-                    }
-                }
+                let (row, masks) = (frame.row(y as u32), &m[y * fw..(y + 1) * fw]);
+                #[cfg(target_arch = "x86_64")]
+                let done = x86::accumulate_row(out, row, masks, bpp, [ro, go, bo], factor, lut, bloom, weights);
+                #[cfg(not(target_arch = "x86_64"))]
+                let done = 0;
+                accumulate_row(out, row, masks, done, bpp, [ro, go, bo], factor, lut, bloom, weights);
             }
             let rows = (y_end - ly * factor) as f32;
             for (lx, acc) in out.iter_mut().enumerate() {
@@ -526,6 +520,55 @@ pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>
         BlurKind::Hexagon => hexagon_spans(radius, spans),
         BlurKind::Disc | BlurKind::Gaussian => disc_spans(radius, spans),
     }
+}
+
+/// Adds the weighted pixels of one frame row, from pixel `from` on, to the cells of its
+/// low-resolution row (cell `i` covers pixels `i·factor .. (i + 1)·factor`); pixels are `bpp`
+/// bytes with their colours at `offsets`.
+#[allow(clippy::too_many_arguments)]
+fn accumulate_row(
+    out: &mut [[f32; 4]],
+    row: &[u8],
+    masks: &[f32],
+    from: usize,
+    bpp: usize,
+    offsets: [usize; 3],
+    factor: usize,
+    lut: &[f32; 256],
+    bloom: f32,
+    weights: BlurWeights,
+) {
+    let first = from / factor;
+    let (row, masks) = (row.get(first * factor * bpp..).unwrap_or(&[]), masks.get(first * factor..).unwrap_or(&[]));
+    let blocks = row.chunks(factor * bpp).zip(masks.chunks(factor));
+    let cells = out.iter_mut().skip(first).zip(blocks);
+    for (i, (acc, (pixels, masks))) in cells.enumerate() {
+        let skip = if i == 0 { from - first * factor } else { 0 };
+        for (px, &m) in pixels.chunks_exact(bpp).zip(masks).skip(skip) {
+            accumulate_pixel(acc, px, m, offsets, lut, bloom, weights);
+        }
+    }
+}
+
+/// Adds one pixel's weighted linear colour and weight to a cell's sums (what
+/// [`x86::accumulate_row`] does eight pixels at a time).
+#[inline(always)]
+fn accumulate_pixel(
+    acc: &mut [f32; 4],
+    px: &[u8],
+    m: f32,
+    [ro, go, bo]: [usize; 3],
+    lut: &[f32; 256],
+    bloom: f32,
+    weights: BlurWeights,
+) {
+    let w = background_weight(m, weights);
+    let (r, g, b) = (lut[px[ro] as usize], lut[px[go] as usize], lut[px[bo] as usize]);
+    let wg = if bloom > 1.0 { w * highlight_gain(r.max(g).max(b), bloom) } else { w };
+    acc[0] += wg * r;
+    acc[1] += wg * g;
+    acc[2] += wg * b;
+    acc[3] += w;
 }
 
 /// A pixel's weight in the background blur: `1 − m`, or `(1 − m)⁸` for the background-only

@@ -263,3 +263,53 @@ fn focus_falloff_keeps_lights_near_the_person_small() {
         assert!(matches!(r, Err(Error::InvalidOption(_))), "{kind:?} {d}");
     }
 }
+
+/// The AVX2 downsampling adds exactly the portable loop's sums — every format, reduction
+/// factors below and above the 8-pixel block, rows that are not a multiple of 8 or of the
+/// factor, both weightings, bloom on and off, and masks that are 0, 1, outside 0..=1, NaN or in
+/// between.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_avx2_downsampling_gives_the_portable_sums() {
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("skipped: this CPU has no AVX2");
+        return;
+    }
+    let lut = decode_lut();
+    let mut next = crate::composite::tests::noise(11);
+    let specials = [0.0, 1.0, -0.25, 1.5, f32::NAN, 0.5, 1.0 - f32::EPSILON, f32::MIN_POSITIVE];
+    for format in [PixelFormat::Rgb8, PixelFormat::Rgba8, PixelFormat::Bgra8] {
+        let (bpp, offsets) = (format.bytes_per_pixel(), format.rgb_offsets());
+        for (w, factor) in [(203usize, 1usize), (203, 2), (203, 3), (203, 6), (64, 8), (203, 13), (50, 64)] {
+            for weights in [BlurWeights::Background, BlurWeights::BackgroundOnly] {
+                for bloom in [1.0, 3.5] {
+                    let cells = w.div_ceil(factor);
+                    // Two rows into the same cells, as a block of rows does.
+                    let (mut expected, mut got) = (vec![[0.0f32; 4]; cells], vec![[0.0f32; 4]; cells]);
+                    let mut done_any = 0;
+                    for _ in 0..2 {
+                        // Bytes near white on some pixels, so the highlight gain is exercised.
+                        let row: Vec<u8> = (0..w * bpp)
+                            .map(|_| next() as u8 | if next().is_multiple_of(3) { 0xF0 } else { 0 })
+                            .collect();
+                        let masks: Vec<f32> = (0..w)
+                            .map(|_| match next() % 4 {
+                                0 => specials[next() as usize % specials.len()],
+                                _ => (next() % 10_000) as f32 / 9_999.0,
+                            })
+                            .collect();
+                        accumulate_row(&mut expected, &row, &masks, 0, bpp, offsets, factor, lut, bloom, weights);
+                        let done =
+                            x86::accumulate_row(&mut got, &row, &masks, bpp, offsets, factor, lut, bloom, weights);
+                        accumulate_row(&mut got, &row, &masks, done, bpp, offsets, factor, lut, bloom, weights);
+                        assert!(done >= w - 16, "{format:?} factor {factor}: only {done} pixels in AVX2");
+                        done_any += done;
+                    }
+                    assert!(done_any > 0);
+                    let bits = |v: &[[f32; 4]]| v.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&expected), "{format:?} factor {factor} {weights:?} bloom {bloom}");
+                }
+            }
+        }
+    }
+}
