@@ -342,7 +342,7 @@ impl BlurredBackground {
             i1.push(tap.i1 as i32);
             self.col_t.push(tap.t);
         }
-        self.rows.clear();
+        // Every value is written below: no clearing (4 MB of zeros a frame at 1080p).
         self.rows.resize(full_h * 3 * w, 0.0);
         let rgb = &self.rgb;
         let height = self.height;
