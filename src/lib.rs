@@ -72,6 +72,7 @@ mod pool;
 mod refine;
 mod resample;
 mod segment;
+mod simd;
 mod stream;
 mod temporal;
 mod track;

@@ -13,9 +13,11 @@
 //!   (hair against sky), sharp where it is sharp.
 //! * **Fast**: `a` and `b` vary slowly, so they are computed on a copy of the guide and mask
 //!   box-averaged by an integer factor `s` (≈ radius / 2, so the window is 5×5 there) and
-//!   upsampled bilinearly; only the block sums and the final `q = a·I + b` touch every pixel
-//!   (their loops get the pixel size as a constant, so they vectorise). Everything is parallel
-//!   over rows, and the buffers are reused between frames.
+//!   upsampled bilinearly; only the block sums and the final `q = a·I + b` touch every pixel.
+//!   On x86-64 with AVX2 those two loops run as hand-written kernels (`refine/x86.rs`: gathers
+//!   eight blocks at a time, eight pixels of a run at a time) with the portable loops' numbers
+//!   bit for bit; elsewhere the portable loops get the pixel size as a constant, so they
+//!   vectorise. Everything is parallel over rows, and the buffers are reused between frames.
 //! * **GPU twin**: `shaders/refine.wgsl` does the same steps in the same summation order, so
 //!   on a GPU the mask never visits the CPU (Mesa's lavapipe matches this code bit for bit).
 //! * **Video**: with [`crate::Temporal`] on, the window coefficients are smoothed over time with

@@ -272,16 +272,22 @@ impl Resampler {
 fn vertical(src: &[f32], row_len: usize, wy: &Weights, dst: &mut [f32]) {
     dst.par_chunks_mut(row_len).enumerate().for_each(|(y, out)| {
         let (start, w) = wy.row(y);
+        vertical_row(out, &src[start * row_len..], row_len, w);
+    });
+}
+
+crate::simd::avx2_twin! {
+    /// One output row of [`vertical`]: Σ_k `w[k]` · row `k` of `src` (rows of `row_len` floats).
+    fn vertical_row(out: &mut [f32], src: &[f32], row_len: usize, w: &[f32]) {
         out.fill(0.0);
         for (k, &wk) in w.iter().enumerate() {
             if wk != 0.0 {
-                let r = start + k;
-                for (o, s) in out.iter_mut().zip(&src[r * row_len..(r + 1) * row_len]) {
+                for (o, s) in out.iter_mut().zip(&src[k * row_len..(k + 1) * row_len]) {
                     *o += wk * s;
                 }
             }
         }
-    });
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,12 @@
 //!    each span is two lookups, so a pixel costs `2R + 1` span lookups instead of `πR²` taps.
 //!    Prefix sums are kept in `f64` so long rows lose no precision in the subtraction.
 //!
-//! Both steps run in parallel over rows with rayon. [`reference`](mod@reference) is the plain, full-resolution,
+//! 3. **SIMD where the CPU has it.** The downsampling (a table lookup per channel, the bloom's
+//!    smoothstep and the weighted sums) runs eight pixels at a time in AVX2 (`x86.rs`), and the
+//!    span sums are compiled for AVX2 as well (`src/simd.rs`); both give the portable loops'
+//!    numbers bit for bit.
+//!
+//! All steps run in parallel over rows with rayon. [`reference`](mod@reference) is the plain, full-resolution,
 //! direct-summation twin that the fast path is tested against.
 //!
 //! # Focus falloff
@@ -425,24 +430,8 @@ impl BlurredBackground {
         });
         let (prefix, apertures, cell_levels) = (&self.prefix, &self.apertures, &self.cell_levels);
         self.low.par_chunks_mut(w).enumerate().for_each(|(y, out)| {
-            for (x, o) in out.iter_mut().enumerate() {
-                let level = cell_levels.get(y * w + x).map_or(0, |&k| k as usize);
-                let (start, count) = apertures.levels[level];
-                let spans = &apertures.spans[start..start + count];
-                let reach = count / 2;
-                // Only the spans whose row lies inside the image.
-                let first = reach.saturating_sub(y);
-                let last = (h - 1 - y + reach).min(count - 1);
-                let mut acc = [0.0f64; 4];
-                for (k, &half) in spans.iter().enumerate().take(last + 1).skip(first) {
-                    let p = &prefix[(y + k - reach) * (w + 1)..];
-                    let (hi, lo) = (&p[(x + half + 1).min(w)], &p[x.saturating_sub(half)]);
-                    for c in 0..4 {
-                        acc[c] += hi[c] - lo[c];
-                    }
-                }
-                *o = [acc[0] as f32, acc[1] as f32, acc[2] as f32, acc[3] as f32];
-            }
+            let levels = cell_levels.get(y * w..(y + 1) * w).unwrap_or(&[]);
+            spans_row(out, y, h, prefix, apertures, levels);
         });
     }
 
@@ -519,6 +508,33 @@ pub(crate) fn aperture_spans(kind: BlurKind, radius: f32, spans: &mut Vec<usize>
     match kind {
         BlurKind::Hexagon => hexagon_spans(radius, spans),
         BlurKind::Disc | BlurKind::Gaussian => disc_spans(radius, spans),
+    }
+}
+
+crate::simd::avx2_twin! {
+    /// Row `y` (of `h`) of [`BlurredBackground::spans_blur`]: each cell the sum of its aperture's
+    /// spans from the row prefix sums `prefix` (rows of `out.len() + 1`), the aperture picked by
+    /// the cell's entry in `levels` (level 0 when `levels` is empty).
+    fn spans_row(out: &mut [[f32; 4]], y: usize, h: usize, prefix: &[[f64; 4]], apertures: &Apertures, levels: &[u32]) {
+        let w = out.len();
+        for (x, o) in out.iter_mut().enumerate() {
+            let level = levels.get(x).map_or(0, |&k| k as usize);
+            let (start, count) = apertures.levels[level];
+            let spans = &apertures.spans[start..start + count];
+            let reach = count / 2;
+            // Only the spans whose row lies inside the image.
+            let first = reach.saturating_sub(y);
+            let last = (h - 1 - y + reach).min(count - 1);
+            let mut acc = [0.0f64; 4];
+            for (k, &half) in spans.iter().enumerate().take(last + 1).skip(first) {
+                let p = &prefix[(y + k - reach) * (w + 1)..];
+                let (hi, lo) = (&p[(x + half + 1).min(w)], &p[x.saturating_sub(half)]);
+                for c in 0..4 {
+                    acc[c] += hi[c] - lo[c];
+                }
+            }
+            *o = [acc[0] as f32, acc[1] as f32, acc[2] as f32, acc[3] as f32];
+        }
     }
 }
 
