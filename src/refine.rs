@@ -220,7 +220,7 @@ impl Refiner {
             for y in y0..y1 {
                 let (row, mrow) = (frame.row(y as u32), &m[y * fw..(y + 1) * fw]);
                 #[cfg(target_arch = "x86_64")]
-                let done = x86::block_sums(out, row, mrow, bpp, factor, offsets);
+                let done = x86::block_sums(out, row, mrow, frame.format(), factor);
                 #[cfg(not(target_arch = "x86_64"))]
                 let done = 0;
                 match bpp {
@@ -281,28 +281,18 @@ impl Refiner {
         self.cols.extend(upsample_taps(lw, fw, factor));
         self.col_t.clear();
         self.col_t.extend(self.cols.iter().map(|tap| tap.t));
-        // Frame columns come in runs that interpolate between the same two coefficient samples:
-        // the inner loop then has no gathers and the coefficients' slopes are per run.
-        self.runs.clear();
-        let mut start = 0;
-        for x in 1..=fw {
-            if x == fw || (self.cols[x].i0, self.cols[x].i1) != (self.cols[start].i0, self.cols[start].i1) {
-                self.runs.push((start, x));
-                start = x;
-            }
-        }
-        let (coef, cols, col_t, runs) = (&self.coef, &self.cols, &self.col_t, &self.runs);
+        column_runs(&self.cols, &mut self.runs);
+        let (coef, cols, runs) = (&self.coef, &self.cols, &self.runs);
+        #[cfg(target_arch = "x86_64")]
+        let col_t = &self.col_t;
         mask.data_mut().par_chunks_mut(fw).enumerate().for_each(|(y, out)| {
             let tap = upsample_tap(lh, factor, y);
             let rows = (&coef[tap.i0 * lw..(tap.i0 + 1) * lw], &coef[tap.i1 * lw..(tap.i1 + 1) * lw], tap.t);
             let row = frame.row(y as u32);
             #[cfg(target_arch = "x86_64")]
-            let done = x86::apply_row(out, row, rows, cols, col_t, runs, bpp, offsets);
+            let done = x86::apply_row(out, row, rows, cols, col_t, runs, frame.format());
             #[cfg(not(target_arch = "x86_64"))]
-            let done = {
-                let _ = col_t;
-                0
-            };
+            let done = 0;
             // The pixel size as a constant lets the compiler unroll and vectorise the inner loop.
             match bpp {
                 1 => apply_row::<1>(out, row, rows, cols, runs, done, offsets),
@@ -310,6 +300,20 @@ impl Refiner {
                 _ => apply_row::<4>(out, row, rows, cols, runs, done, offsets),
             }
         });
+    }
+}
+
+/// Fills `runs` with the runs of frame columns whose taps interpolate between the same two
+/// coefficient samples, `(start, end)`: the inner loop then has no gathers and the
+/// coefficients' slopes are per run.
+fn column_runs(cols: &[Tap], runs: &mut Vec<(usize, usize)>) {
+    runs.clear();
+    let mut start = 0;
+    for x in 1..=cols.len() {
+        if x == cols.len() || (cols[x].i0, cols[x].i1) != (cols[start].i0, cols[start].i1) {
+            runs.push((start, x));
+            start = x;
+        }
     }
 }
 
@@ -522,7 +526,7 @@ mod tests {
                     3 => block_sums::<3>(&mut expected, &row, &masks, 0, factor, offsets),
                     _ => block_sums::<4>(&mut expected, &row, &masks, 0, factor, offsets),
                 }
-                let done = x86::block_sums(&mut got, &row, &masks, bpp, factor, offsets);
+                let done = x86::block_sums(&mut got, &row, &masks, format, factor);
                 assert!(done > 0 || lw < 9, "{format:?} factor {factor}: no block in AVX2");
                 match bpp {
                     3 => block_sums::<3>(&mut got, &row, &masks, done, factor, offsets),
@@ -538,19 +542,13 @@ mod tests {
                 let cols: Vec<Tap> = upsample_taps(lw, w, factor).collect();
                 let col_t: Vec<f32> = cols.iter().map(|tap| tap.t).collect();
                 let mut runs = Vec::new();
-                let mut start = 0;
-                for x in 1..=w {
-                    if x == w || (cols[x].i0, cols[x].i1) != (cols[start].i0, cols[start].i1) {
-                        runs.push((start, x));
-                        start = x;
-                    }
-                }
+                column_runs(&cols, &mut runs);
                 let (mut expected, mut got) = (vec![0.0f32; w], vec![0.0f32; w]);
                 match bpp {
                     3 => apply_row::<3>(&mut expected, &row, rows, &cols, &runs, 0, offsets),
                     _ => apply_row::<4>(&mut expected, &row, rows, &cols, &runs, 0, offsets),
                 }
-                let done = x86::apply_row(&mut got, &row, rows, &cols, &col_t, &runs, bpp, offsets);
+                let done = x86::apply_row(&mut got, &row, rows, &cols, &col_t, &runs, format);
                 assert!(done >= w - 16, "{format:?} factor {factor}: only {done} pixels in AVX2");
                 match bpp {
                     3 => apply_row::<3>(&mut got, &row, rows, &cols, &runs, done, offsets),

@@ -38,3 +38,51 @@ macro_rules! avx2_twin {
 }
 
 pub(crate) use avx2_twin;
+
+/// AVX2 pieces the stages' kernels share: eight pixels' bytes as 32-bit words, and one channel's
+/// codes out of them.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Bytes [`pixel_words`] reads from a block's first pixel: RGBA/BGRA 32, RGB 28 (two 16-byte
+    /// halves 12 bytes apart).
+    pub(crate) const fn block_span(bpp: usize) -> usize {
+        if bpp == 4 {
+            32
+        } else {
+            28
+        }
+    }
+
+    /// Eight 3- or 4-byte pixels from `src` as eight 32-bit words, a pixel's byte `k` in the
+    /// word's byte `k` (RGB's fourth byte 0): RGBA/BGRA in one load, RGB's 24 bytes spread with a
+    /// byte shuffle per 128-bit lane.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and [`block_span`]`(bpp)` bytes must be readable at `src`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn pixel_words(src: *const u8, bpp: usize) -> __m256i {
+        if bpp == 4 {
+            // SAFETY: 32 bytes readable at `src` (the caller's promise).
+            unsafe { _mm256_loadu_si256(src.cast()) }
+        } else {
+            let spread = _mm256_setr_epi8(
+                0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11,
+                -1,
+            );
+            // SAFETY: 28 bytes readable at `src` (the caller's promise): 0..16 and 12..28.
+            let (lo, hi) = unsafe { (_mm_loadu_si128(src.cast()), _mm_loadu_si128(src.add(12).cast())) };
+            _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread)
+        }
+    }
+
+    /// The codes of the channel at byte `offset` of each of [`pixel_words`]' eight words.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn channel(words: __m256i, offset: usize) -> __m256i {
+        _mm256_and_si256(_mm256_srlv_epi32(words, _mm256_set1_epi32(8 * offset as i32)), _mm256_set1_epi32(0xFF))
+    }
+}

@@ -397,7 +397,7 @@ impl BlurredBackground {
             for y in ly * factor..y_end {
                 let (row, masks) = (frame.row(y as u32), &m[y * fw..(y + 1) * fw]);
                 #[cfg(target_arch = "x86_64")]
-                let done = x86::accumulate_row(out, row, masks, bpp, [ro, go, bo], factor, lut, bloom, weights);
+                let done = x86::accumulate_row(out, row, masks, frame.format(), factor, bloom, weights);
                 #[cfg(not(target_arch = "x86_64"))]
                 let done = 0;
                 accumulate_row(out, row, masks, done, bpp, [ro, go, bo], factor, lut, bloom, weights);

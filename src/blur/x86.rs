@@ -1,8 +1,8 @@
 //! The blur's downsampling in AVX2, eight pixels at a time, giving the portable loop's sums
 //! exactly.
 //!
-//! Per block of eight pixels of a frame row: one load of the pixel words (RGB's 24 bytes spread
-//! to eight 32-bit words with a byte shuffle per 128-bit lane), one load of the mask, three
+//! Per block of eight pixels of a frame row: one load of the pixel words
+//! ([`crate::simd::x86::pixel_words`]), one load of the mask, three
 //! gathers from the 256-entry decoding table, and the same `f32` operations in the same order
 //! as [`super::accumulate_pixel`]: the background weight `max(1 − m, ε)` (or its eighth power),
 //! the highlight gain's smoothstep, and the products `w·g·r`, `w·g·g`, `w·g·b` (separate
@@ -23,61 +23,53 @@
 use std::arch::x86_64::*;
 
 use super::{BlurWeights, PERSON_WEIGHT};
+use crate::color::decode_lut;
+use crate::frame::PixelFormat;
+use crate::simd::x86::{block_span, channel, pixel_words};
 
 /// Adds the weighted pixels of one frame row to the cells of its low-resolution row, from the
 /// row's start, for the longest run of whole 8-pixel blocks the kernel's reads fit, and returns
 /// how many pixels it added (a multiple of 8; 0 without AVX2 or for grey frames). The portable
 /// loop adds the rest.
 ///
-/// `row` holds the row's pixels (`bpp` bytes each, colours at `offsets`), `masks` the mask row,
-/// `out` the low-resolution row (cell `i` covers pixels `i·factor .. (i + 1)·factor`).
-#[allow(clippy::too_many_arguments)]
+/// `row` holds the row's pixels in `format`, `masks` the mask row, `out` the low-resolution row
+/// (cell `i` covers pixels `i·factor .. (i + 1)·factor`).
 pub(super) fn accumulate_row(
     out: &mut [[f32; 4]],
     row: &[u8],
     masks: &[f32],
-    bpp: usize,
-    offsets: [usize; 3],
+    format: PixelFormat,
     factor: usize,
-    lut: &[f32; 256],
     bloom: f32,
     weights: BlurWeights,
 ) -> usize {
-    if !(bpp == 3 || bpp == 4) || factor == 0 || out.is_empty() || offsets.iter().any(|&o| o >= bpp) {
+    if format == PixelFormat::Gray8 || factor == 0 || out.is_empty() {
         return 0;
     }
     if !std::arch::is_x86_feature_detected!("avx2") {
         return 0;
     }
     // SAFETY: the CPU has AVX2 (checked just above).
-    unsafe { accumulate_row_avx2(out, row, masks, bpp, offsets, factor, lut, bloom, weights) }
+    unsafe { accumulate_row_avx2(out, row, masks, format, factor, bloom, weights) }
 }
 
 /// The AVX2 loop of [`accumulate_row`].
 ///
 /// # Safety
 /// The CPU must support AVX2.
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 unsafe fn accumulate_row_avx2(
     out: &mut [[f32; 4]],
     row: &[u8],
     masks: &[f32],
-    bpp: usize,
-    offsets: [usize; 3],
+    format: PixelFormat,
     factor: usize,
-    lut: &[f32; 256],
     bloom: f32,
     weights: BlurWeights,
 ) -> usize {
-    // Bytes a block reads from its first pixel: RGB loads two 16-byte halves 12 bytes apart.
-    let span = if bpp == 4 { 32 } else { 28 };
+    let (bpp, lut) = (format.bytes_per_pixel(), decode_lut());
+    let span = block_span(bpp);
     let pixels = masks.len().min(out.len() * factor);
-    let shifts = offsets.map(|o| _mm256_set1_epi32(8 * o as i32));
-    let spread = _mm256_setr_epi8(
-        0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
-    );
-    let byte = _mm256_set1_epi32(0xFF);
     let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
     let floor = _mm256_set1_ps(PERSON_WEIGHT);
     let (knee, ten, two, three) = (_mm256_set1_ps(0.9), _mm256_set1_ps(10.0), _mm256_set1_ps(2.0), _mm256_set1_ps(3.0));
@@ -88,14 +80,7 @@ unsafe fn accumulate_row_avx2(
         // SAFETY (every raw access in this block): pixels x..x + 8 are inside `masks`, bytes
         // x·bpp .. x·bpp + span inside `row` (the loop condition); table indices are masked to
         // 0..=255; `cell` stays below `out.len()` while pixels remain (x < pixels ≤ cells·factor).
-        let at = x * bpp;
-        let words = if bpp == 4 {
-            _mm256_loadu_si256(row.as_ptr().add(at).cast())
-        } else {
-            let lo = _mm_loadu_si128(row.as_ptr().add(at).cast());
-            let hi = _mm_loadu_si128(row.as_ptr().add(at + 12).cast());
-            _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread)
-        };
+        let words = pixel_words(row.as_ptr().add(x * bpp), bpp);
         let m = _mm256_loadu_ps(masks.as_ptr().add(x));
         let mut w = _mm256_sub_ps(one, m);
         if weights == BlurWeights::BackgroundOnly {
@@ -104,10 +89,7 @@ unsafe fn accumulate_row_avx2(
             w = _mm256_mul_ps(w4, w4);
         }
         let w = _mm256_max_ps(w, floor);
-        let [r, g, b] = shifts.map(|shift| {
-            let code = _mm256_and_si256(_mm256_srlv_epi32(words, shift), byte);
-            _mm256_i32gather_ps::<4>(lut.as_ptr(), code)
-        });
+        let [r, g, b] = format.rgb_offsets().map(|o| _mm256_i32gather_ps::<4>(lut.as_ptr(), channel(words, o)));
         let wg = if bloom > 1.0 {
             let brightest = _mm256_max_ps(_mm256_max_ps(r, g), b);
             let t = _mm256_mul_ps(_mm256_sub_ps(brightest, knee), ten);

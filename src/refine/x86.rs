@@ -21,6 +21,8 @@ use std::arch::x86_64::*;
 
 use super::CH;
 use crate::blur::Tap;
+use crate::frame::PixelFormat;
+use crate::simd::x86::{block_span, channel, pixel_words};
 
 /// Adds the guide and mask sums of the row's first whole groups of eight `factor`-wide blocks
 /// to `out` (fields 0..4, as the portable `block_sums` does) and returns how many blocks it
@@ -29,20 +31,19 @@ pub(super) fn block_sums(
     out: &mut [[f32; CH]],
     row: &[u8],
     masks: &[f32],
-    bpp: usize,
+    format: PixelFormat,
     factor: usize,
-    offsets: [usize; 3],
 ) -> usize {
     // Gather offsets must fit an i32: eight blocks' bytes well under 2 GiB.
-    let small = factor.checked_mul(8 * bpp).is_some_and(|b| b < i32::MAX as usize / 2);
-    if !(bpp == 3 || bpp == 4) || factor == 0 || !small || offsets.iter().any(|&o| o >= bpp) {
+    let small = factor.checked_mul(8 * format.bytes_per_pixel()).is_some_and(|b| b < i32::MAX as usize / 2);
+    if format == PixelFormat::Gray8 || factor == 0 || !small {
         return 0;
     }
     if !std::arch::is_x86_feature_detected!("avx2") {
         return 0;
     }
     // SAFETY: the CPU has AVX2 (checked just above).
-    unsafe { block_sums_avx2(out, row, masks, bpp, factor, offsets) }
+    unsafe { block_sums_avx2(out, row, masks, format, factor) }
 }
 
 /// The AVX2 loop of [`block_sums`].
@@ -54,15 +55,13 @@ unsafe fn block_sums_avx2(
     out: &mut [[f32; CH]],
     row: &[u8],
     masks: &[f32],
-    bpp: usize,
+    format: PixelFormat,
     factor: usize,
-    offsets: [usize; 3],
 ) -> usize {
+    let (bpp, offsets) = (format.bytes_per_pixel(), format.rgb_offsets());
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let byte_steps = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((factor * bpp) as i32));
     let mask_steps = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(factor as i32));
-    let shifts = offsets.map(|o| _mm256_set1_epi32(8 * o as i32));
-    let byte = _mm256_set1_epi32(0xFF);
     let mut cell = 0;
     // Eight whole blocks whose pixels are in `masks` and whose last pixel's 32-bit word is in `row`.
     while cell + 8 <= out.len()
@@ -77,8 +76,8 @@ unsafe fn block_sums_avx2(
         let mut p = _mm256_setzero_ps();
         for k in 0..factor {
             let words = _mm256_i32gather_epi32::<1>(bytes.add(k * bpp).cast(), byte_steps);
-            for (sum, &shift) in sums.iter_mut().zip(&shifts) {
-                *sum = _mm256_add_epi32(*sum, _mm256_and_si256(_mm256_srlv_epi32(words, shift), byte));
+            for (sum, &offset) in sums.iter_mut().zip(&offsets) {
+                *sum = _mm256_add_epi32(*sum, channel(words, offset));
             }
             p = _mm256_add_ps(p, _mm256_i32gather_ps::<4>(values.add(k), mask_steps));
         }
@@ -101,7 +100,6 @@ unsafe fn block_sums_avx2(
 /// `q = a·I + b` for one frame row from its start, as the portable `apply_row` computes it (the
 /// arguments are its arguments, with the taps' weights `col_t` as a plane), and returns how many
 /// pixels it wrote (0 without AVX2 or for grey frames); the portable loop writes the rest.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn apply_row(
     out: &mut [f32],
     row: &[u8],
@@ -109,25 +107,24 @@ pub(super) fn apply_row(
     cols: &[Tap],
     col_t: &[f32],
     runs: &[(usize, usize)],
-    bpp: usize,
-    offsets: [usize; 3],
+    format: PixelFormat,
 ) -> usize {
+    let bpp = format.bytes_per_pixel();
     let fits = runs.last().is_none_or(|&(_, end)| end <= out.len() && end <= col_t.len() && end * bpp <= row.len());
-    if !(bpp == 3 || bpp == 4) || !fits || offsets.iter().any(|&o| o >= bpp) {
+    if format == PixelFormat::Gray8 || !fits {
         return 0;
     }
     if !std::arch::is_x86_feature_detected!("avx2") {
         return 0;
     }
     // SAFETY: the CPU has AVX2 (checked just above).
-    unsafe { apply_row_avx2(out, row, rows, cols, col_t, runs, bpp, offsets) }
+    unsafe { apply_row_avx2(out, row, rows, cols, col_t, runs, format) }
 }
 
 /// The AVX2 loop of [`apply_row`].
 ///
 /// # Safety
 /// The CPU must support AVX2; every run must end within `out`, `col_t` and `row`'s pixels.
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 unsafe fn apply_row_avx2(
     out: &mut [f32],
@@ -136,15 +133,10 @@ unsafe fn apply_row_avx2(
     cols: &[Tap],
     col_t: &[f32],
     runs: &[(usize, usize)],
-    bpp: usize,
-    offsets: [usize; 3],
+    format: PixelFormat,
 ) -> usize {
-    let span = if bpp == 4 { 32 } else { 28 };
-    let spread = _mm256_setr_epi8(
-        0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1,
-    );
-    let shifts = offsets.map(|o| _mm256_set1_epi32(8 * o as i32));
-    let byte = _mm256_set1_epi32(0xFF);
+    let bpp = format.bytes_per_pixel();
+    let span = block_span(bpp);
     let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
     let vertical = |i: usize| -> [f32; 4] { std::array::from_fn(|c| r0[i][c] + (r1[i][c] - r0[i][c]) * t) };
     let pixels = out.len().min(col_t.len());
@@ -158,17 +150,9 @@ unsafe fn apply_row_avx2(
         while x < x1 && x + 8 <= pixels && x * bpp + span <= row.len() {
             // SAFETY: pixels x..x + 8 are inside `out` and `col_t`, bytes x·bpp .. x·bpp + span
             // inside `row` (the loop condition).
-            let at = x * bpp;
-            let words = if bpp == 4 {
-                _mm256_loadu_si256(row.as_ptr().add(at).cast())
-            } else {
-                let lo = _mm_loadu_si128(row.as_ptr().add(at).cast());
-                let hi = _mm_loadu_si128(row.as_ptr().add(at + 12).cast());
-                _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread)
-            };
+            let words = pixel_words(row.as_ptr().add(x * bpp), bpp);
             let tv = _mm256_loadu_ps(col_t.as_ptr().add(x));
-            let [r, g, b] =
-                shifts.map(|shift| _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shift), byte)));
+            let [r, g, b] = format.rgb_offsets().map(|o| _mm256_cvtepi32_ps(channel(words, o)));
             let coef = |c: usize| _mm256_add_ps(av[c], _mm256_mul_ps(dv[c], tv));
             let q = _mm256_add_ps(_mm256_mul_ps(coef(0), r), _mm256_mul_ps(coef(1), g));
             let q = _mm256_add_ps(_mm256_add_ps(q, _mm256_mul_ps(coef(2), b)), coef(3));
