@@ -79,10 +79,19 @@ pub(crate) mod x86 {
         }
     }
 
-    /// The codes of the channel at byte `offset` of each of [`pixel_words`]' eight words.
+    /// The shifts that bring the colour channels at byte `offsets` of a pixel word down to its
+    /// low byte (made once per row, outside the kernels' loops).
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(crate) fn channel(words: __m256i, offset: usize) -> __m256i {
-        _mm256_and_si256(_mm256_srlv_epi32(words, _mm256_set1_epi32(8 * offset as i32)), _mm256_set1_epi32(0xFF))
+    pub(crate) fn channel_shifts(offsets: [usize; 3]) -> [__m256i; 3] {
+        offsets.map(|o| _mm256_set1_epi32(8 * o as i32))
+    }
+
+    /// The codes of one channel of each of [`pixel_words`]' eight words (`shift` from
+    /// [`channel_shifts`]).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn channel(words: __m256i, shift: __m256i) -> __m256i {
+        _mm256_and_si256(_mm256_srlv_epi32(words, shift), _mm256_set1_epi32(0xFF))
     }
 }

@@ -25,7 +25,7 @@ use std::arch::x86_64::*;
 use super::{BlurWeights, PERSON_WEIGHT};
 use crate::color::decode_lut;
 use crate::frame::PixelFormat;
-use crate::simd::x86::{block_span, channel, pixel_words};
+use crate::simd::x86::{block_span, channel, channel_shifts, pixel_words};
 
 /// Adds the weighted pixels of one frame row to the cells of its low-resolution row, from the
 /// row's start, for the longest run of whole 8-pixel blocks the kernel's reads fit, and returns
@@ -70,6 +70,7 @@ unsafe fn accumulate_row_avx2(
     let (bpp, lut) = (format.bytes_per_pixel(), decode_lut());
     let span = block_span(bpp);
     let pixels = masks.len().min(out.len() * factor);
+    let shifts = channel_shifts(format.rgb_offsets());
     let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
     let floor = _mm256_set1_ps(PERSON_WEIGHT);
     let (knee, ten, two, three) = (_mm256_set1_ps(0.9), _mm256_set1_ps(10.0), _mm256_set1_ps(2.0), _mm256_set1_ps(3.0));
@@ -89,7 +90,7 @@ unsafe fn accumulate_row_avx2(
             w = _mm256_mul_ps(w4, w4);
         }
         let w = _mm256_max_ps(w, floor);
-        let [r, g, b] = format.rgb_offsets().map(|o| _mm256_i32gather_ps::<4>(lut.as_ptr(), channel(words, o)));
+        let [r, g, b] = shifts.map(|shift| _mm256_i32gather_ps::<4>(lut.as_ptr(), channel(words, shift)));
         let wg = if bloom > 1.0 {
             let brightest = _mm256_max_ps(_mm256_max_ps(r, g), b);
             let t = _mm256_mul_ps(_mm256_sub_ps(brightest, knee), ten);

@@ -22,7 +22,7 @@ use std::arch::x86_64::*;
 use super::CH;
 use crate::blur::Tap;
 use crate::frame::PixelFormat;
-use crate::simd::x86::{block_span, channel, pixel_words};
+use crate::simd::x86::{block_span, channel, channel_shifts, pixel_words};
 
 /// Adds the guide and mask sums of the row's first whole groups of eight `factor`-wide blocks
 /// to `out` (fields 0..4, as the portable `block_sums` does) and returns how many blocks it
@@ -58,7 +58,7 @@ unsafe fn block_sums_avx2(
     format: PixelFormat,
     factor: usize,
 ) -> usize {
-    let (bpp, offsets) = (format.bytes_per_pixel(), format.rgb_offsets());
+    let (bpp, shifts) = (format.bytes_per_pixel(), channel_shifts(format.rgb_offsets()));
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let byte_steps = _mm256_mullo_epi32(lanes, _mm256_set1_epi32((factor * bpp) as i32));
     let mask_steps = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(factor as i32));
@@ -76,8 +76,8 @@ unsafe fn block_sums_avx2(
         let mut p = _mm256_setzero_ps();
         for k in 0..factor {
             let words = _mm256_i32gather_epi32::<1>(bytes.add(k * bpp).cast(), byte_steps);
-            for (sum, &offset) in sums.iter_mut().zip(&offsets) {
-                *sum = _mm256_add_epi32(*sum, channel(words, offset));
+            for (sum, &shift) in sums.iter_mut().zip(&shifts) {
+                *sum = _mm256_add_epi32(*sum, channel(words, shift));
             }
             p = _mm256_add_ps(p, _mm256_i32gather_ps::<4>(values.add(k), mask_steps));
         }
@@ -135,7 +135,7 @@ unsafe fn apply_row_avx2(
     runs: &[(usize, usize)],
     format: PixelFormat,
 ) -> usize {
-    let bpp = format.bytes_per_pixel();
+    let (bpp, shifts) = (format.bytes_per_pixel(), channel_shifts(format.rgb_offsets()));
     let span = block_span(bpp);
     let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
     let vertical = |i: usize| -> [f32; 4] { std::array::from_fn(|c| r0[i][c] + (r1[i][c] - r0[i][c]) * t) };
@@ -152,7 +152,7 @@ unsafe fn apply_row_avx2(
             // inside `row` (the loop condition).
             let words = pixel_words(row.as_ptr().add(x * bpp), bpp);
             let tv = _mm256_loadu_ps(col_t.as_ptr().add(x));
-            let [r, g, b] = format.rgb_offsets().map(|o| _mm256_cvtepi32_ps(channel(words, o)));
+            let [r, g, b] = shifts.map(|shift| _mm256_cvtepi32_ps(channel(words, shift)));
             let coef = |c: usize| _mm256_add_ps(av[c], _mm256_mul_ps(dv[c], tv));
             let q = _mm256_add_ps(_mm256_mul_ps(coef(0), r), _mm256_mul_ps(coef(1), g));
             let q = _mm256_add_ps(_mm256_add_ps(q, _mm256_mul_ps(coef(2), b)), coef(3));
