@@ -2,8 +2,8 @@
 //!
 //! A [`Segmenter`] is the immutable, shareable half: it holds the parsed model(s) and a cache of
 //! optimised tract plans, one per input size, compiled on first use (decluttered, the depthwise
-//! upsamplings swapped for the gather of `deconv.rs`, then `into_optimized` → `into_runnable`)
-//! and shared by every stream through an `Arc`. A [`SegmenterSession`] is the
+//! upsamplings swapped for the gather in `ops/`, then `into_optimized` → `into_runnable`) and
+//! shared by every stream through an `Arc`. A [`SegmenterSession`] is the
 //! per-stream half: tract's mutable state plus the preprocessing buffers, reused frame after
 //! frame. Cloning a `Segmenter` is cheap; give each thread or stream its own session.
 //!
@@ -20,7 +20,7 @@
 //! mask agree with MediaPipe's own at a mean IoU of only 0.89 on dance-twirl (bilinear: see
 //! `tests/reference_runtime.rs`), a small runner's mask vanishing altogether on some frames.
 
-mod deconv;
+mod ops;
 mod spec;
 
 use std::sync::{Arc, Mutex};
@@ -116,7 +116,7 @@ impl Variant {
             .with_input_fact(self.input_index, f32::fact(shape).into())
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_decluttered())
-            .and_then(|mut m| deconv::rewrite(&mut m).map(|_| m))
+            .and_then(|mut m| ops::rewrite(&mut m).map(|_| m))
             .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
             .map_err(|e| Error::model(context, e))?;
