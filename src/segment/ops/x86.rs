@@ -1,0 +1,265 @@
+//! tract's depthwise-convolution row kernel for strided rows, in AVX2, registered with tract.
+//!
+//! tract 0.23.9 runs each row of a depthwise convolution through one kernel per machine, chosen
+//! from an `inventory` registry by instruction set (`tract_linalg::routines`). Its x86-64 kernel
+//! (AVX) vectorises rows whose input step is 1 and leaves the others to a scalar loop — every
+//! stride-2 layer of the selfie models. [`depthwise_w_f32`] is registered for AVX2 machines, so
+//! tract picks it over its own: stride 2 runs eight outputs per vector, their inputs read as two
+//! overlapping 8-float loads and de-interleaved with a shuffle and a permute; stride 1 goes to
+//! tract's own kernel unchanged; other strides to the scalar loop.
+//!
+//! **Same numbers as tract's scalar loop**: each output starts at the bias and adds
+//! `tap · input` for the taps in order, a multiply then an add (no FMA), lane by lane.
+//!
+//! `unsafe` is confined here: the intrinsics need AVX2 (the registry offers this kernel only to a
+//! CPU that has it) and the loads and stores take raw pointers within the bounds tract's
+//! contract gives (`input.offset(offsets[t] + i * in_stride)` readable for every `i < len`).
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::*;
+
+use tract_linalg::isa::{Arch, Isa, IsaReq};
+use tract_linalg::routines::{Func, Routine, RoutineFactory};
+use tract_onnx::tract_core::internal::inventory;
+use tract_onnx::tract_core::tract_linalg;
+
+/// The name tract's registry and profiles show for [`depthwise_w_f32`].
+pub(crate) const NAME: &str = "bokeh_avx2_depthwise_w_f32";
+
+inventory::submit! {
+    Routine {
+        func: Func::DepthwiseW,
+        arch: Some(Arch::X86_64),
+        isa: IsaReq { needs: &[Isa::X86_64Avx2] },
+        boost: 0,
+        round_trip: false,
+        factory: RoutineFactory::DepthwiseWF32 { name: NAME, run: depthwise_w_f32 },
+    }
+}
+
+/// `len` outputs, output `i` the `bias` plus every `taps[t] · input[offsets[t] + i · in_stride]`
+/// in tap order (tract's `DepthwiseWF32` contract).
+///
+/// # Safety
+/// The CPU must support AVX2; `input.offset(offsets[t] + i * in_stride)` must be readable for
+/// every tap and every `i < len`, and `len` outputs writable from `output`.
+pub(crate) unsafe fn depthwise_w_f32(
+    input: *const f32,
+    output: *mut f32,
+    taps: &[f32],
+    offsets: &[isize],
+    bias: f32,
+    len: usize,
+    in_stride: isize,
+) {
+    // SAFETY: the caller's promises, passed on unchanged.
+    unsafe {
+        match in_stride {
+            1 => vectorised::<1>(input, output, taps, offsets, bias, len),
+            2 => vectorised::<2>(input, output, taps, offsets, bias, len),
+            _ => scalar(input, output, taps, offsets, bias, 0, len, in_stride),
+        }
+    }
+}
+
+/// Lanes `0..n` set (`n` up to 8), for the masked loads and stores of a row's last outputs.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn first_lanes(n: usize) -> __m256i {
+    const TABLE: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    // SAFETY: 8 - n.min(8) + 8 <= 16 elements of the table.
+    unsafe { _mm256_loadu_si256(TABLE.as_ptr().add(8 - n.min(8)).cast()) }
+}
+
+/// The inputs of `valid` consecutive outputs (1 to 8) at stride `S` (1 or 2) from `p`, in lane
+/// order: element `S·j` in lane `j`. Lanes past `valid` are zero, and nothing past element
+/// `S·(valid − 1)` is read (masked loads never touch masked-off memory). At stride 2 the eight
+/// come from `p[0..8]` and `p[7..15]`: per 128-bit lane a shuffle takes the first's elements 0
+/// and 2 and the second's 1 and 3 (inputs [0 2 8 10 | 4 6 12 14]), a 64-bit permute orders them.
+///
+/// # Safety
+/// AVX2; elements `0..=S·(valid − 1)` readable at `p`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load<const S: usize>(p: *const f32, valid: usize) -> __m256 {
+    // SAFETY (all loads): within elements 0..=S·(valid − 1) at `p`, the caller's promise; the
+    // masked ones read only their set lanes.
+    if S == 1 {
+        if valid == 8 {
+            unsafe { _mm256_loadu_ps(p) }
+        } else {
+            unsafe { _mm256_maskload_ps(p, first_lanes(valid)) }
+        }
+    } else {
+        let (a, b) = if valid == 8 {
+            unsafe { (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(7))) }
+        } else {
+            // Element j of the first load is needed for j <= 2·(valid − 1); element 7 + j of the
+            // second for j <= 2·valid − 9.
+            let last = 2 * valid - 1;
+            unsafe {
+                (
+                    _mm256_maskload_ps(p, first_lanes(last)),
+                    _mm256_maskload_ps(p.add(7), first_lanes(last.saturating_sub(7))),
+                )
+            }
+        };
+        let mixed = _mm256_shuffle_ps::<0b11_01_10_00>(a, b);
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(mixed)))
+    }
+}
+
+/// Outputs `i..i + n` (`8·(V − 1) < n <= 8·V`) at stride `S`, in `V` accumulators summed tap
+/// by tap (independent chains for the adder), the last vector masked when `n` is short of it.
+///
+/// # Safety
+/// As [`depthwise_w_f32`], with `i + n <= len`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn block<const V: usize, const S: usize>(
+    input: *const f32,
+    output: *mut f32,
+    taps: &[f32],
+    offsets: &[isize],
+    bias: f32,
+    i: usize,
+    n: usize,
+) {
+    let mut acc = [_mm256_set1_ps(bias); V];
+    let valid = |v: usize| (n - 8 * v).min(8);
+    for (&tap, &offset) in taps.iter().zip(offsets) {
+        let k = _mm256_set1_ps(tap);
+        // SAFETY: output i + 8v + j reads input offset + S·(i + 8v + j), readable for every
+        // output below len (the caller's promise); `load` reads no further than its last valid.
+        let p = unsafe { input.offset(offset).add(S * i) };
+        for (v, a) in acc.iter_mut().enumerate() {
+            let x = unsafe { load::<S>(p.add(S * 8 * v), valid(v)) };
+            *a = _mm256_add_ps(*a, _mm256_mul_ps(x, k));
+        }
+    }
+    for (v, a) in acc.iter().enumerate() {
+        // SAFETY: outputs i..i + n are writable (i + n <= len); a short vector is stored masked.
+        unsafe {
+            let o = output.add(i + 8 * v);
+            if valid(v) == 8 {
+                _mm256_storeu_ps(o, *a);
+            } else {
+                _mm256_maskstore_ps(o, first_lanes(valid(v)), *a);
+            }
+        }
+    }
+}
+
+/// Strides 1 and 2: up to 32 outputs at a time in up to four accumulators, the row's last ones
+/// in masked vectors (tract's own AVX kernel leaves up to 7 a row to its scalar loop, a third of
+/// the row on the selfie models' 9×16 planes).
+///
+/// # Safety
+/// As [`depthwise_w_f32`] with `in_stride == S`.
+#[target_feature(enable = "avx2")]
+unsafe fn vectorised<const S: usize>(
+    input: *const f32,
+    output: *mut f32,
+    taps: &[f32],
+    offsets: &[isize],
+    bias: f32,
+    len: usize,
+) {
+    let mut i = 0;
+    while i < len {
+        let n = (len - i).min(32);
+        // SAFETY: the caller's promises, for outputs i..i + n <= len.
+        unsafe {
+            match n.div_ceil(8) {
+                4 => block::<4, S>(input, output, taps, offsets, bias, i, n),
+                3 => block::<3, S>(input, output, taps, offsets, bias, i, n),
+                2 => block::<2, S>(input, output, taps, offsets, bias, i, n),
+                _ => block::<1, S>(input, output, taps, offsets, bias, i, n),
+            }
+        }
+        i += n;
+    }
+}
+
+/// Outputs `from..len` one at a time, as tract's scalar loop computes them.
+///
+/// # Safety
+/// As [`depthwise_w_f32`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn scalar(
+    input: *const f32,
+    output: *mut f32,
+    taps: &[f32],
+    offsets: &[isize],
+    bias: f32,
+    from: usize,
+    len: usize,
+    in_stride: isize,
+) {
+    for i in from..len {
+        let mut sum = bias;
+        for (&tap, &offset) in taps.iter().zip(offsets) {
+            // SAFETY: readable for every i < len (the caller's promise).
+            sum += tap * unsafe { *input.offset(offset + i as isize * in_stride) };
+        }
+        // SAFETY: output i < len is writable.
+        unsafe { *output.add(i) = sum };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::prelude::Datum;
+
+    /// Tract's scalar loop, in safe code.
+    fn reference(input: &[f32], taps: &[f32], offsets: &[isize], bias: f32, len: usize, stride: isize) -> Vec<u32> {
+        (0..len)
+            .map(|i| {
+                let mut sum = bias;
+                for (&tap, &offset) in taps.iter().zip(offsets) {
+                    sum += tap * input[(offset + i as isize * stride) as usize];
+                }
+                sum.to_bits()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_kernel_gives_the_scalar_loops_numbers_bit_for_bit() {
+        if !is_x86_feature_detected!("avx2") {
+            eprintln!("skipped: no AVX2 here");
+            return;
+        }
+        for stride in 1..=3isize {
+            for len in [1, 7, 8, 9, 31, 32, 33, 64, 100] {
+                for ntaps in [1, 2, 3, 4, 9, 25] {
+                    let offsets: Vec<isize> = (0..ntaps).map(|t| (t % 5 + (t / 5) * 300) as isize).collect();
+                    let taps: Vec<f32> = (0..ntaps).map(|t| ((t * 37 % 23) as f32 - 11.0) / 7.0).collect();
+                    // Exactly as long as the contract asks: the last output's last tap is the
+                    // last element, so a read past it would be caught by the bounds of `input`
+                    // … in the reference; the kernel's reads are checked by the sizes below.
+                    let size = (offsets.iter().max().copied().unwrap_or(0) + (len as isize - 1) * stride + 1) as usize;
+                    let input: Vec<f32> = (0..size).map(|i| ((i * 7919 % 1009) as f32 - 500.0) / 77.0).collect();
+                    let mut out = vec![f32::NAN; len];
+                    // SAFETY: AVX2 checked above; `input` holds every element the contract
+                    // names, `out` holds `len`.
+                    unsafe { depthwise_w_f32(input.as_ptr(), out.as_mut_ptr(), &taps, &offsets, 0.25, len, stride) };
+                    let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(got, reference(&input, &taps, &offsets, 0.25, len, stride), "{stride} {len} {ntaps}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tract_runs_this_kernel_on_avx2_machines() {
+        let name = tract_linalg::routines::best_for(Func::DepthwiseW, f32::datum_type(), &tract_linalg::isa::native())
+            .map(|r| r.name());
+        if is_x86_feature_detected!("avx2") {
+            assert_eq!(name, Some(NAME));
+        } else {
+            assert_ne!(name, Some(NAME));
+        }
+    }
+}
