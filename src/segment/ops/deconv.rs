@@ -106,8 +106,9 @@ impl PhasedDepthwiseDeconv {
 
 avx2_twin! {
     /// One channel plane of `op`: `input` (`in_h × in_w`) into `output` (`out_h × out_w`) with the
-    /// channel's `kernel` (`kh × kw`) and `bias`, `phases` scratch (`stride[1]` rows of `ceil(out_w / stride[1])`). Each output is the bias
-    /// plus its products in kernel order, a multiply then an add each, as tract's loop does.
+    /// channel's `kernel` (`kh × kw`) and `bias`, `phases` scratch (`stride[1]` rows of
+    /// `ceil(out_w / stride[1])`). Each output is the bias plus its products in kernel order, a
+    /// multiply then an add each, as tract's loop does.
     fn deconv_plane(
         op: &PhasedDepthwiseDeconv,
         kernel: &[f32],

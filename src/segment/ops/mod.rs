@@ -1,58 +1,96 @@
-//! A faster depthwise transposed convolution for tract, swapped into the model graph.
+//! Faster depthwise convolutions for tract: our ops swapped into the model graph, and a row
+//! kernel registered with tract.
 //!
 //! Profiled per node (tract 0.23.9, landscape model, one thread, 2-core VM), a 5.3 ms model run
-//! spent 0.92 ms in three depthwise transposed convolutions: the 2× bilinear upsamplings, stored
-//! as an edge `Pad` and a depthwise `ConvTranspose` (`models/README.md`). tract runs them as a
-//! scatter: for every kernel tap and input pixel one product added into the output behind a
-//! bounds test, one scalar at a time, a pass over the whole output per tap (sixteen for 4×4).
+//! spent 0.92 ms in three depthwise transposed convolutions (the 2× bilinear upsamplings, stored
+//! as an edge `Pad` and a depthwise `ConvTranspose`, `models/README.md`) and 1.18 ms in eleven
+//! depthwise convolutions. Three things take that to ≈ 0.28 + 0.63 ms (model run ≈ 3.5–3.7 ms):
 //!
-//! [`rewrite`] replaces those nodes of a decluttered model, before tract's optimiser lowers them,
-//! with [`deconv::PhasedDepthwiseDeconv`], which *gathers* along rows: an output row takes the
-//! kernel rows whose input row is in range, and along the row every kernel column is one
-//! multiply-add over contiguous slices (`acc[j] += w · x[j + offset]`) that the compiler
-//! vectorises (compiled for AVX2 too, see [`crate::simd`]).
+//! * [`deconv::PhasedDepthwiseDeconv`] replaces tract's depthwise deconvolution, a *scatter* —
+//!   one product added into the output per kernel tap and input pixel behind a bounds test, a
+//!   pass over the whole output per tap — by a *gather* along rows: an output row takes the
+//!   kernel rows whose input row is in range, and every kernel column is one multiply-add over
+//!   contiguous slices that the compiler vectorises (compiled for AVX2 too, [`crate::simd`]).
+//! * `x86::depthwise_w_f32` (x86-64) is tract's depthwise *row kernel* for AVX2 machines,
+//!   registered in tract's kernel registry so tract picks it over its own AVX one: stride 2
+//!   vectorised (tract runs it scalar) and a row's last outputs in masked vectors (tract's
+//!   scalar tail).
+//! * `conv::RowDepthwiseConv` (x86-64 with AVX2) replaces the depthwise convolutions whose rows
+//!   are at most 32 outputs wide, where tract's zone-by-zone walk costs more than the sums
+//!   (25 zones a channel on a 9×16 plane with a 5×5 kernel): whole output rows in registers,
+//!   padding lanes blended out.
+//!
+//! [`rewrite`] makes the swaps in a decluttered model, before tract's optimiser lowers the nodes.
 //!
 //! **Same numbers as tract, bit for bit**: an output starts at its channel's bias and adds its
 //! in-range taps' products in kernel order (row, then column), a multiply then an add each, as
-//! tract's loop does (no fused multiply-add). The tests compare the op with tract's on odd
-//! shapes, strides, dilations and pads, and whole runs of both embedded models on the sample
-//! photo with and without the rewrite, by bit pattern. What the gather does not cover (another
-//! datum type or layout, a kernel or bias that is not a constant, a grouped deconvolution that
-//! is not depthwise) keeps tract's lowering.
+//! tract's loops do (no fused multiply-add). The tests compare each op with tract's on odd
+//! shapes, strides, dilations and pads, the row kernel with tract's scalar loop, and whole runs
+//! of both embedded models on the sample photo with and without the swaps, by bit pattern. What
+//! the ops do not cover (another datum type or layout, a kernel or bias that is not a constant,
+//! a grouped convolution that is not depthwise, no AVX2) keeps tract's lowering.
 //!
-//! The same gather for the eleven depthwise *convolutions* (1.18 ms) was tried and left out:
-//! tract's AVX kernel sums 32 outputs in registers at stride 1 and beat it (0.19 vs 0.11 ms on
-//! the 72×128 layer); at stride 2, where tract runs scalar, it gained 0.08 ms in all.
+//! Tried and left out: a gather for the depthwise convolutions with its sums in memory (one pass
+//! over the row per tap) lost to tract's AVX kernel at stride 1 (0.19 vs 0.11 ms on the 72×128
+//! layer).
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod conv;
 pub(crate) mod deconv;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::{Deconv, KernelFormat, PoolSpec};
+use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat, PoolSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Replaces every depthwise 2-D `Deconv` node of `model` the gather covers; returns how many it
-/// replaced. Call it on a decluttered model, before `into_optimized`.
+/// Replaces every depthwise 2-D `Deconv` and `Conv` node of `model` our ops cover; returns how
+/// many it replaced. Call it on a decluttered model, before `into_optimized`.
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     let mut replaced = 0;
     for id in model.eval_order()? {
         let node = model.node(id);
-        let Some(d) = node.op_as::<Deconv>() else {
-            continue;
-        };
-        let Some(dw) = Depthwise::of(model, node, &d.pool_spec, d.group, d.kernel_format)? else {
-            continue;
-        };
-        let Some(op) = deconv::PhasedDepthwiseDeconv::new(dw, model, node, d)? else {
-            continue;
+        let op: Box<dyn TypedOp> = if let Some(d) = node.op_as::<Deconv>() {
+            let Some(dw) = Depthwise::of(model, node, &d.pool_spec, d.group, d.kernel_format)? else {
+                continue;
+            };
+            match deconv::PhasedDepthwiseDeconv::new(dw, model, node, d)? {
+                Some(op) => Box::new(op),
+                None => continue,
+            }
+        } else {
+            match conv_op(model, node)? {
+                Some(op) => op,
+                None => continue,
+            }
         };
         let patch = TypedModelPatch::replace_single_op(model, node, &[node.inputs[0]], op)?;
         patch.apply(model)?;
         replaced += 1;
     }
     Ok(replaced)
+}
+
+/// The row-wise op for a depthwise `Conv` node, where it applies (x86-64 with AVX2).
+#[cfg(target_arch = "x86_64")]
+fn conv_op(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<dyn TypedOp>>> {
+    let Some(c) = node.op_as::<Conv>() else {
+        return Ok(None);
+    };
+    if c.q_params.is_some() {
+        return Ok(None);
+    }
+    let Some(dw) = Depthwise::of(model, node, &c.pool_spec, c.group, c.kernel_fmt)? else {
+        return Ok(None);
+    };
+    Ok(conv::RowDepthwiseConv::new(dw, model, node, c)?.map(|op| Box::new(op) as Box<dyn TypedOp>))
+}
+
+/// Elsewhere tract keeps its depthwise convolutions.
+#[cfg(not(target_arch = "x86_64"))]
+fn conv_op(_model: &TypedModel, _node: &TypedNode) -> TractResult<Option<Box<dyn TypedOp>>> {
+    Ok(None)
 }
 
 /// What a depthwise (de)convolution node holds: a fixed NCHW (or CHW) `f32` input, one kernel
@@ -284,7 +322,13 @@ pub(crate) mod tests {
             let person = mask.iter().filter(|&&p| p > 0.5).count();
             assert!(person > mask.len() / 10 && person < mask.len() * 9 / 10, "the photo shows a person: {person}");
             let mut ours = model;
-            assert_eq!(rewrite(&mut ours).expect("rewrite"), 3, "the three upsamplings");
+            // The three upsamplings, and the eight depthwise convolutions 32 wide or narrower where the
+            // row op runs.
+            #[cfg(target_arch = "x86_64")]
+            let rows = std::arch::is_x86_feature_detected!("avx2");
+            #[cfg(not(target_arch = "x86_64"))]
+            let rows = false;
+            assert_eq!(rewrite(&mut ours).expect("rewrite"), if rows { 11 } else { 3 });
             assert_eq!(run(ours, &input), theirs);
         }
     }

@@ -20,6 +20,8 @@ use std::arch::x86_64::*;
 
 use tract_linalg::isa::{Arch, Isa, IsaReq};
 use tract_linalg::routines::{Func, Routine, RoutineFactory};
+
+use super::conv::RowDepthwiseConv;
 use tract_onnx::tract_core::internal::inventory;
 use tract_onnx::tract_core::tract_linalg;
 
@@ -104,8 +106,7 @@ unsafe fn load<const S: usize>(p: *const f32, valid: usize) -> __m256 {
                 )
             }
         };
-        let mixed = _mm256_shuffle_ps::<0b11_01_10_00>(a, b);
-        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(mixed)))
+        pair_evens(a, b)
     }
 }
 
@@ -179,6 +180,129 @@ unsafe fn vectorised<const S: usize>(
         }
         i += n;
     }
+}
+
+/// Lanes whose bit is set in `bits` set (all ones), the others clear.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn lanes_of(bits: u8) -> __m256i {
+    let each = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(i32::from(bits)), each), each)
+}
+
+/// One channel plane of a [`RowDepthwiseConv`] (see `conv.rs`): `input` (`in_h × in_w`) into
+/// `output` (`out_h × out_w`) with the channel's `kernel` (`kh × kw`) and `bias`.
+pub(crate) fn conv_plane(op: &RowDepthwiseConv, kernel: &[f32], bias: f32, input: &[f32], output: &mut [f32]) {
+    assert!(input.len() == op.dw.input[0] * op.dw.input[1] && output.len() == op.output[0] * op.output[1]);
+    assert!(kernel.len() == op.dw.kernel_size[0] * op.dw.kernel_size[1]);
+    // SAFETY: a RowDepthwiseConv exists only where the CPU has AVX2 (`RowDepthwiseConv::new`);
+    // the planes have the sizes its geometry was built for (checked above).
+    unsafe { conv_plane_avx2(op, kernel, bias, input, output) }
+}
+
+/// # Safety
+/// AVX2; the planes of the sizes `op` was built for.
+#[target_feature(enable = "avx2")]
+unsafe fn conv_plane_avx2(op: &RowDepthwiseConv, kernel: &[f32], bias: f32, input: &[f32], output: &mut [f32]) {
+    let kh = op.dw.kernel_size[0];
+    let vectors = op.output[1].div_ceil(8);
+    for (out_row, rows) in output.chunks_exact_mut(op.output[1]).zip(op.rows.chunks_exact(kh)) {
+        let mut v = 0;
+        while v < vectors {
+            let n = (vectors - v).min(4);
+            // SAFETY: AVX2 and the planes' sizes (the caller's promises).
+            unsafe {
+                match n {
+                    4 => row_vectors::<4>(op, kernel, bias, input, rows, out_row, v),
+                    3 => row_vectors::<3>(op, kernel, bias, input, rows, out_row, v),
+                    2 => row_vectors::<2>(op, kernel, bias, input, rows, out_row, v),
+                    _ => row_vectors::<1>(op, kernel, bias, input, rows, out_row, v),
+                }
+            }
+            v += n;
+        }
+    }
+}
+
+/// The `V` vectors of eight outputs from vector `v0` of one output row: per in-range kernel
+/// row and kernel column, each lane that reads the input adds `tap · input` to its sum (the
+/// others keep theirs, by a blend): tract's taps in tract's order.
+///
+/// # Safety
+/// AVX2; `input` the plane `op` was built for, `rows` the output row's input rows, `out_row` of
+/// the output width, `v0 + V` at most its vectors.
+#[inline]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_vectors<const V: usize>(
+    op: &RowDepthwiseConv,
+    kernel: &[f32],
+    bias: f32,
+    input: &[f32],
+    rows: &[Option<usize>],
+    out_row: &mut [f32],
+    v0: usize,
+) {
+    let [_, in_w] = op.dw.input;
+    let kw = op.dw.kernel_size[1];
+    let vectors = op.output[1].div_ceil(8);
+    let stride_two = op.dw.stride[1] == 2;
+    let mut acc = [_mm256_set1_ps(bias); V];
+    for (ky, iy) in rows.iter().enumerate() {
+        let Some(iy) = *iy else {
+            continue;
+        };
+        let row = &input[iy * in_w..][..in_w];
+        for (kx, &tap) in kernel[ky * kw..][..kw].iter().enumerate() {
+            let k = _mm256_set1_ps(tap);
+            for (u, a) in acc.iter_mut().enumerate() {
+                let Some(c) = op.columns[kx * vectors + v0 + u] else {
+                    continue;
+                };
+                // The window from `start` may begin before the row; only its masked-in elements,
+                // all inside the row (`Columns`), are read, so the pointer is only formed.
+                let p = row.as_ptr().wrapping_offset(c.start);
+                // SAFETY: full loads where every element of the window is in the row (lane
+                // mask 0xFF); masked loads read only their set elements, inside the row.
+                let x = unsafe {
+                    match (stride_two, c.lanes == 0xFF) {
+                        (false, true) => _mm256_loadu_ps(p),
+                        (false, false) => _mm256_maskload_ps(p, lanes_of(c.loads[0])),
+                        (true, true) => pair_evens(_mm256_loadu_ps(p), _mm256_loadu_ps(p.wrapping_add(7))),
+                        (true, false) => pair_evens(
+                            _mm256_maskload_ps(p, lanes_of(c.loads[0])),
+                            _mm256_maskload_ps(p.wrapping_add(7), lanes_of(c.loads[1])),
+                        ),
+                    }
+                };
+                let sum = _mm256_add_ps(*a, _mm256_mul_ps(x, k));
+                *a = if c.lanes == 0xFF {
+                    sum
+                } else {
+                    _mm256_blendv_ps(*a, sum, _mm256_castsi256_ps(lanes_of(c.lanes)))
+                };
+            }
+        }
+    }
+    for (u, a) in acc.iter().enumerate() {
+        let out = &mut out_row[8 * (v0 + u)..];
+        // SAFETY: eight floats (or the masked ones) writable at `out`.
+        unsafe {
+            if out.len() >= 8 {
+                _mm256_storeu_ps(out.as_mut_ptr(), *a);
+            } else {
+                _mm256_maskstore_ps(out.as_mut_ptr(), first_lanes(out.len()), *a);
+            }
+        }
+    }
+}
+
+/// Elements 0, 2, …, 14 of a 15-float window given as its elements 0..8 and 7..15.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pair_evens(a: __m256, b: __m256) -> __m256 {
+    let mixed = _mm256_shuffle_ps::<0b11_01_10_00>(a, b);
+    _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(mixed)))
 }
 
 /// Outputs `from..len` one at a time, as tract's scalar loop computes them.
