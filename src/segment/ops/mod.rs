@@ -1,10 +1,11 @@
-//! Faster depthwise convolutions for tract: our ops swapped into the model graph, and a row
-//! kernel registered with tract.
+//! Faster convolutions for tract: our ops swapped into the model graph, and a row kernel
+//! registered with tract.
 //!
 //! Profiled per node (tract 0.23.9, landscape model, one thread, 2-core VM), a 5.3 ms model run
-//! spent 0.92 ms in three depthwise transposed convolutions (the 2× bilinear upsamplings, stored
-//! as an edge `Pad` and a depthwise `ConvTranspose`, `models/README.md`) and 1.18 ms in eleven
-//! depthwise convolutions. Three things take that to ≈ 0.28 + 0.63 ms (model run ≈ 3.5–3.7 ms):
+//! spent ≈ 1.8 ms in the 1×1 convolutions (matrix products ≈ 1.3 ms, packing their inputs
+//! ≈ 0.5 ms), 1.18 ms in eleven depthwise convolutions and 0.92 ms in three depthwise transposed
+//! convolutions (the 2× bilinear upsamplings, stored as an edge `Pad` and a depthwise
+//! `ConvTranspose`, `models/README.md`). Four things take the model run to ≈ 3.1–3.4 ms:
 //!
 //! * [`deconv::PhasedDepthwiseDeconv`] replaces tract's depthwise deconvolution, a *scatter* —
 //!   one product added into the output per kernel tap and input pixel behind a bounds test, a
@@ -19,16 +20,21 @@
 //!   are at most 32 outputs wide, where tract's zone-by-zone walk costs more than the sums
 //!   (25 zones a channel on a 9×16 plane with a 5×5 kernel): whole output rows in registers,
 //!   padding lanes blended out.
+//! * `pointwise::PointwiseConv` (x86-64 with AVX2 and FMA) replaces the 1×1 convolutions and the
+//!   per-channel bias added after them: NCHW planes are already the rows a product wants, so
+//!   the kernel reads them in place (no packing), four output channels × 24 pixels in registers.
 //!
 //! [`rewrite`] makes the swaps in a decluttered model, before tract's optimiser lowers the nodes.
 //!
-//! **Same numbers as tract, bit for bit**: an output starts at its channel's bias and adds its
-//! in-range taps' products in kernel order (row, then column), a multiply then an add each, as
-//! tract's loops do (no fused multiply-add). The tests compare each op with tract's on odd
-//! shapes, strides, dilations and pads, the row kernel with tract's scalar loop, and whole runs
-//! of both embedded models on the sample photo with and without the swaps, by bit pattern. What
-//! the ops do not cover (another datum type or layout, a kernel or bias that is not a constant,
-//! a grouped convolution that is not depthwise, no AVX2) keeps tract's lowering.
+//! **Same numbers as tract, bit for bit**: a depthwise output starts at its channel's bias and
+//! adds its in-range taps' products in kernel order (row, then column), a multiply then an add
+//! each, as tract's loops do (no fused multiply-add); a 1×1 output is summed over the input
+//! channels in order with fused multiply-adds from zero and then gets its bias, as tract's matrix
+//! kernels do. The tests compare each op with tract's on odd shapes, strides, dilations and pads,
+//! the row kernel with tract's scalar loop, and whole runs of both embedded models on the sample
+//! photo with and without the swaps, by bit pattern. What the ops do not cover (another datum
+//! type or layout, a kernel or bias that is not a constant, a grouped convolution that is not
+//! depthwise, output channels not a multiple of four, no AVX2 or FMA) keeps tract's lowering.
 //!
 //! Tried and left out: a gather for the depthwise convolutions with its sums in memory (one pass
 //! over the row per tap) lost to tract's AVX kernel at stride 1 (0.19 vs 0.11 ms on the 72×128
@@ -38,6 +44,8 @@
 pub(crate) mod conv;
 pub(crate) mod deconv;
 #[cfg(target_arch = "x86_64")]
+pub(crate) mod pointwise;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 use tract_onnx::prelude::*;
@@ -45,12 +53,19 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat, PoolSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Replaces every depthwise 2-D `Deconv` and `Conv` node of `model` our ops cover; returns how
-/// many it replaced. Call it on a decluttered model, before `into_optimized`.
+/// Replaces every depthwise 2-D `Deconv` and `Conv` node and every 1×1 convolution (`EinSum`)
+/// of `model` our ops cover; returns how many it replaced (a 1×1 convolution fused with its bias
+/// counts once). Call it on a decluttered model, before `into_optimized`.
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     let mut replaced = 0;
     for id in model.eval_order()? {
         let node = model.node(id);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(fused) = pointwise_with_bias(model, node)? {
+            fused.apply(model)?;
+            replaced += 1;
+            continue;
+        }
         let op: Box<dyn TypedOp> = if let Some(d) = node.op_as::<Deconv>() {
             let Some(dw) = Depthwise::of(model, node, &d.pool_spec, d.group, d.kernel_format)? else {
                 continue;
@@ -72,9 +87,37 @@ pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     Ok(replaced)
 }
 
+/// For a 1×1 convolution (`EinSum`) whose only consumer adds a per-channel constant: the patch
+/// that replaces both by one [`pointwise::PointwiseConv`] with that bias.
+#[cfg(target_arch = "x86_64")]
+fn pointwise_with_bias(model: &TypedModel, node: &TypedNode) -> TractResult<Option<TypedModelPatch>> {
+    let Some(e) = node.op_as::<tract_onnx::tract_core::ops::einsum::EinSum>() else {
+        return Ok(None);
+    };
+    let [next] = &*node.outputs[0].successors else {
+        return Ok(None);
+    };
+    let add = model.node(next.node);
+    let Some(mut op) = pointwise::PointwiseConv::new(model, node, e)? else {
+        return Ok(None);
+    };
+    let Some(bias) = pointwise::channel_bias(model, add, OutletId::new(node.id, 0), op.outputs)? else {
+        return Ok(None);
+    };
+    op.bias = Some(bias);
+    let mut patch = TypedModelPatch::default();
+    let x = patch.tap_model(model, node.inputs[0])?;
+    let y = patch.wire_node(&node.name, op, &[x])?;
+    patch.shunt_outside(model, OutletId::new(add.id, 0), y[0])?;
+    Ok(Some(patch))
+}
+
 /// The row-wise op for a depthwise `Conv` node, where it applies (x86-64 with AVX2).
 #[cfg(target_arch = "x86_64")]
 fn conv_op(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<dyn TypedOp>>> {
+    if let Some(e) = node.op_as::<tract_onnx::tract_core::ops::einsum::EinSum>() {
+        return Ok(pointwise::PointwiseConv::new(model, node, e)?.map(|op| Box::new(op) as Box<dyn TypedOp>));
+    }
     let Some(c) = node.op_as::<Conv>() else {
         return Ok(None);
     };
@@ -322,13 +365,14 @@ pub(crate) mod tests {
             let person = mask.iter().filter(|&&p| p > 0.5).count();
             assert!(person > mask.len() / 10 && person < mask.len() * 9 / 10, "the photo shows a person: {person}");
             let mut ours = model;
-            // The three upsamplings, and the eight depthwise convolutions 32 wide or narrower where the
-            // row op runs.
+            // The three upsamplings; with AVX2 the eight depthwise convolutions 32 wide or
+            // narrower, with FMA too the 24 1×1 convolutions.
             #[cfg(target_arch = "x86_64")]
-            let rows = std::arch::is_x86_feature_detected!("avx2");
+            let (avx2, fma) = (std::arch::is_x86_feature_detected!("avx2"), std::arch::is_x86_feature_detected!("fma"));
             #[cfg(not(target_arch = "x86_64"))]
-            let rows = false;
-            assert_eq!(rewrite(&mut ours).expect("rewrite"), if rows { 11 } else { 3 });
+            let (avx2, fma) = (false, false);
+            let expected = 3 + if avx2 { 8 } else { 0 } + if avx2 && fma { 24 } else { 0 };
+            assert_eq!(rewrite(&mut ours).expect("rewrite"), expected);
             assert_eq!(run(ours, &input), theirs);
         }
     }

@@ -22,6 +22,7 @@ use tract_linalg::isa::{Arch, Isa, IsaReq};
 use tract_linalg::routines::{Func, Routine, RoutineFactory};
 
 use super::conv::RowDepthwiseConv;
+use super::pointwise::PointwiseConv;
 use tract_onnx::tract_core::internal::inventory;
 use tract_onnx::tract_core::tract_linalg;
 
@@ -303,6 +304,116 @@ unsafe fn row_vectors<const V: usize>(
 fn pair_evens(a: __m256, b: __m256) -> __m256 {
     let mixed = _mm256_shuffle_ps::<0b11_01_10_00>(a, b);
     _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(mixed)))
+}
+
+/// A [`PointwiseConv`] (see `pointwise.rs`): `input` (`[I, P]`) into `output` (`[O, P]`) with
+/// `weights` (`[I, O]`).
+pub(crate) fn pointwise(op: &PointwiseConv, weights: &[f32], bias: Option<&[f32]>, input: &[f32], output: &mut [f32]) {
+    let (ni, no, np) = (op.inputs, op.outputs, op.pixels);
+    assert!(weights.len() == ni * no && input.len() == ni * np && output.len() == no * np && no % 4 == 0);
+    assert!(bias.is_none_or(|b| b.len() == no));
+    // SAFETY: a PointwiseConv exists only where the CPU has AVX2 and FMA
+    // (`PointwiseConv::new`); the sizes are checked above.
+    unsafe { pointwise_fma(ni, no, np, weights, bias, input, output) }
+}
+
+/// # Safety
+/// AVX2 and FMA; `weights` `ni·no`, `bias` `no`, `input` `ni·np`, `output` `no·np` floats,
+/// `no % 4 == 0`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pointwise_fma(
+    ni: usize,
+    no: usize,
+    np: usize,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    input: &[f32],
+    output: &mut [f32],
+) {
+    let shape = Shape { ni, no, np };
+    let mut p = 0;
+    while p < np {
+        let n = (np - p).min(24);
+        for o in (0..no).step_by(4) {
+            // SAFETY: the caller's promises; o + 4 <= no and p + n <= np.
+            unsafe {
+                match n.div_ceil(8) {
+                    3 => pointwise_tile::<3>(shape, weights, bias, input, output, o, p, n),
+                    2 => pointwise_tile::<2>(shape, weights, bias, input, output, o, p, n),
+                    _ => pointwise_tile::<1>(shape, weights, bias, input, output, o, p, n),
+                }
+            }
+        }
+        p += n;
+    }
+}
+
+/// Input channels, output channels and pixels of a [`PointwiseConv`].
+#[derive(Clone, Copy)]
+struct Shape {
+    ni: usize,
+    no: usize,
+    np: usize,
+}
+
+/// Output channels `o..o + 4` at pixels `p..p + n` (`8·(V − 1) < n <= 8·V`): `4·V` accumulators
+/// from zero, one fused multiply-add per input channel in order, then the channel's bias added;
+/// the last vector of pixels masked when `n` is short of it.
+///
+/// # Safety
+/// As [`pointwise_fma`], with `o + 4 <= no` and `p + n <= np`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pointwise_tile<const V: usize>(
+    Shape { ni, no, np }: Shape,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    input: &[f32],
+    output: &mut [f32],
+    o: usize,
+    p: usize,
+    n: usize,
+) {
+    let valid = |v: usize| (n - 8 * v).min(8);
+    let mut acc = [[_mm256_setzero_ps(); V]; 4];
+    for i in 0..ni {
+        let mut x = [_mm256_setzero_ps(); V];
+        for (v, x) in x.iter_mut().enumerate() {
+            // SAFETY: pixels p + 8v .. p + 8v + valid(v) of input row i, inside `input`.
+            unsafe {
+                let src = input.as_ptr().add(i * np + p + 8 * v);
+                *x = if valid(v) == 8 { _mm256_loadu_ps(src) } else { _mm256_maskload_ps(src, first_lanes(valid(v))) };
+            }
+        }
+        let w = &weights[i * no + o..][..4];
+        for (row, &w) in acc.iter_mut().zip(w) {
+            let w = _mm256_set1_ps(w);
+            for (a, x) in row.iter_mut().zip(&x) {
+                *a = _mm256_fmadd_ps(w, *x, *a);
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        for (row, &b) in acc.iter_mut().zip(&bias[o..o + 4]) {
+            for a in row.iter_mut() {
+                *a = _mm256_add_ps(*a, _mm256_set1_ps(b));
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (v, a) in row.iter().enumerate() {
+            // SAFETY: pixels p + 8v .. p + 8v + valid(v) of output row o + r, inside `output`.
+            unsafe {
+                let dst = output.as_mut_ptr().add((o + r) * np + p + 8 * v);
+                if valid(v) == 8 {
+                    _mm256_storeu_ps(dst, *a);
+                } else {
+                    _mm256_maskstore_ps(dst, first_lanes(valid(v)), *a);
+                }
+            }
+        }
+    }
 }
 
 /// Outputs `from..len` one at a time, as tract's scalar loop computes them.
