@@ -1,8 +1,8 @@
 //! Person segmentation: ONNX models run with tract.
 //!
 //! A [`Segmenter`] is the immutable, shareable half: it holds the parsed model(s) and a cache of
-//! optimised tract plans, one per input size, compiled on first use (decluttered, 1×1 and depthwise
-//! convolutions and upsamplings swapped for our ops in `ops/`, then `into_optimized` →
+//! optimised tract plans, one per input size, compiled on first use (decluttered, 1×1 and
+//! depthwise convolutions and upsamplings swapped for our ops in `ops/`, then `into_optimized` →
 //! `into_runnable`) and shared by every stream through an `Arc`. A [`SegmenterSession`] is the
 //! per-stream half: tract's mutable state plus the preprocessing buffers, reused frame after
 //! frame. Cloning a `Segmenter` is cheap; give each thread or stream its own session.
