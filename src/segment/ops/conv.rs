@@ -132,18 +132,11 @@ impl EvalOp for RowDepthwiseConv {
     }
 }
 
-impl TypedOp for RowDepthwiseConv {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs.len() == 1);
-        Ok(tvec!(f32::fact(&*self.output_shape)))
-    }
-
-    as_op!();
-}
+super::one_input_f32_op!(RowDepthwiseConv);
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{input, one_op, run};
+    use super::super::tests::{assert_same_as_tract, one_op};
     use super::super::{rewrite, KernelFormat};
     use super::*;
     use tract_onnx::tract_core::ops::cnn::PoolSpec;
@@ -175,14 +168,7 @@ mod tests {
             (2, (6, 30), (3, 3), 1, 2, (2, 2)),
             (2, (4, 1), (3, 3), 1, 1, (1, 1)),
         ];
-        for (c, hw, k, stride, dil, pad) in cases {
-            let x = input(c, hw);
-            let theirs = run(one_op(c, hw, k, stride, dil, pad, conv), &x);
-            let mut ours = one_op(c, hw, k, stride, dil, pad, conv);
-            let case = (c, hw, k, stride, dil, pad);
-            assert_eq!(rewrite(&mut ours).expect("rewrite"), 1, "case {case:?}");
-            assert_eq!(run(ours, &x), theirs, "case {case:?}");
-        }
+        assert_same_as_tract(&cases, conv);
     }
 
     #[test]

@@ -50,8 +50,24 @@ mod x86;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::{Conv, Deconv, KernelFormat, PoolSpec};
+use tract_onnx::tract_core::ops::cnn::{Deconv, KernelFormat, PoolSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
+
+/// `TypedOp` for one of our ops: one `f32` input, one `f32` output of the op's `output_shape`
+/// (everything else is fixed when the op is built, so there is nothing more to declare).
+macro_rules! one_input_f32_op {
+    ($op:ty) => {
+        impl TypedOp for $op {
+            fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+                ensure!(inputs.len() == 1);
+                Ok(tvec!(f32::fact(&*self.output_shape)))
+            }
+
+            as_op!();
+        }
+    };
+}
+use one_input_f32_op;
 
 /// Replaces every depthwise 2-D `Deconv` and `Conv` node and every 1×1 convolution (`EinSum`)
 /// of `model` our ops cover; returns how many it replaced (a 1×1 convolution fused with its bias
@@ -118,7 +134,7 @@ fn conv_op(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<dyn T
     if let Some(e) = node.op_as::<tract_onnx::tract_core::ops::einsum::EinSum>() {
         return Ok(pointwise::PointwiseConv::new(model, node, e)?.map(|op| Box::new(op) as Box<dyn TypedOp>));
     }
-    let Some(c) = node.op_as::<Conv>() else {
+    let Some(c) = node.op_as::<tract_onnx::tract_core::ops::cnn::Conv>() else {
         return Ok(None);
     };
     if c.q_params.is_some() {
@@ -323,6 +339,22 @@ pub(crate) mod tests {
         let y = model.wire_node("op", make(spec).into(), &[x, kernel, bias]).expect("wire");
         model.select_output_outlets(&y).expect("outputs");
         model
+    }
+
+    /// A one-op case: channels, input height and width, kernel size, stride, dilation, padding.
+    pub(crate) type Case = (usize, (usize, usize), (usize, usize), usize, usize, (usize, usize));
+
+    /// Asserts, for every case, that [`rewrite`] swaps the one op `make` builds and that the
+    /// swapped model gives tract's output bit for bit.
+    pub(crate) fn assert_same_as_tract<O: Into<Box<dyn TypedOp>>>(cases: &[Case], make: impl Fn(PoolSpec) -> O + Copy) {
+        for &(c, hw, k, stride, dil, pad) in cases {
+            let x = input(c, hw);
+            let theirs = run(one_op(c, hw, k, stride, dil, pad, make), &x);
+            let mut ours = one_op(c, hw, k, stride, dil, pad, make);
+            let case = (c, hw, k, stride, dil, pad);
+            assert_eq!(rewrite(&mut ours).expect("rewrite"), 1, "case {case:?}");
+            assert_eq!(run(ours, &x), theirs, "case {case:?}");
+        }
     }
 
     /// The model's output for `input`, as bit patterns.

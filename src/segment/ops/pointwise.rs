@@ -150,14 +150,7 @@ impl EvalOp for PointwiseConv {
     }
 }
 
-impl TypedOp for PointwiseConv {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs.len() == 1);
-        Ok(tvec!(f32::fact(&*self.output_shape)))
-    }
-
-    as_op!();
-}
+super::one_input_f32_op!(PointwiseConv);
 
 #[cfg(test)]
 mod tests {
