@@ -12,7 +12,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::Deconv;
 
-use super::{multiply_add, Depthwise};
+use super::Depthwise;
 use crate::simd::avx2_twin;
 
 /// A depthwise 2-D transposed convolution over an NCHW (or CHW) `f32` tensor of a fixed shape,
@@ -135,6 +135,23 @@ avx2_twin! {
             }
             interleave(out_row, phases, sx, row_len);
         }
+    }
+}
+
+/// `acc[j] += w · x[j]` over two slices of one length, eight at a time: the rows are short (9 to
+/// 128), shorter than the compiler's unrolled vector loop, which would leave them to its scalar
+/// tail. A multiply then an add, as tract's loops do them.
+#[inline(always)]
+fn multiply_add(acc: &mut [f32], x: &[f32], w: f32) {
+    let mut acc8 = acc.chunks_exact_mut(8);
+    let mut x8 = x.chunks_exact(8);
+    for (a, x) in (&mut acc8).zip(&mut x8) {
+        for i in 0..8 {
+            a[i] += w * x[i];
+        }
+    }
+    for (a, x) in acc8.into_remainder().iter_mut().zip(x8.remainder()) {
+        *a += w * x;
     }
 }
 

@@ -75,64 +75,58 @@ use one_input_f32_op;
 pub(crate) fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
     let mut replaced = 0;
     for id in model.eval_order()? {
-        let node = model.node(id);
-        #[cfg(target_arch = "x86_64")]
-        if let Some(fused) = pointwise_with_bias(model, node)? {
-            fused.apply(model)?;
+        if let Some(patch) = swap(model, model.node(id))? {
+            patch.apply(model)?;
             replaced += 1;
-            continue;
         }
-        let op: Box<dyn TypedOp> = if let Some(d) = node.op_as::<Deconv>() {
-            let Some(dw) = Depthwise::of(model, node, &d.pool_spec, d.group, d.kernel_format)? else {
-                continue;
-            };
-            match deconv::PhasedDepthwiseDeconv::new(dw, model, node, d)? {
-                Some(op) => Box::new(op),
-                None => continue,
-            }
-        } else {
-            match conv_op(model, node)? {
-                Some(op) => op,
-                None => continue,
-            }
-        };
-        let patch = TypedModelPatch::replace_single_op(model, node, &[node.inputs[0]], op)?;
-        patch.apply(model)?;
-        replaced += 1;
     }
     Ok(replaced)
 }
 
-/// For a 1×1 convolution (`EinSum`) whose only consumer adds a per-channel constant: the patch
-/// that replaces both by one [`pointwise::PointwiseConv`] with that bias.
-#[cfg(target_arch = "x86_64")]
-fn pointwise_with_bias(model: &TypedModel, node: &TypedNode) -> TractResult<Option<TypedModelPatch>> {
-    let Some(e) = node.op_as::<tract_onnx::tract_core::ops::einsum::EinSum>() else {
-        return Ok(None);
-    };
-    let [next] = &*node.outputs[0].successors else {
-        return Ok(None);
-    };
-    let add = model.node(next.node);
-    let Some(mut op) = pointwise::PointwiseConv::new(model, node, e)? else {
-        return Ok(None);
-    };
-    let Some(bias) = pointwise::channel_bias(model, add, OutletId::new(node.id, 0), op.outputs)? else {
-        return Ok(None);
-    };
-    op.bias = Some(bias);
-    let mut patch = TypedModelPatch::default();
-    let x = patch.tap_model(model, node.inputs[0])?;
-    let y = patch.wire_node(&node.name, op, &[x])?;
-    patch.shunt_outside(model, OutletId::new(add.id, 0), y[0])?;
-    Ok(Some(patch))
+/// The patch that swaps `node` for one of our ops, if one covers it.
+fn swap(model: &TypedModel, node: &TypedNode) -> TractResult<Option<TypedModelPatch>> {
+    if let Some(d) = node.op_as::<Deconv>() {
+        let Some(dw) = Depthwise::of(model, node, &d.pool_spec, d.group, d.kernel_format)? else {
+            return Ok(None);
+        };
+        return match deconv::PhasedDepthwiseDeconv::new(dw, model, node, d)? {
+            Some(op) => Ok(Some(TypedModelPatch::replace_single_op(model, node, &[node.inputs[0]], op)?)),
+            None => Ok(None),
+        };
+    }
+    x86_swap(model, node)
 }
 
-/// The row-wise op for a depthwise `Conv` node, where it applies (x86-64 with AVX2).
+/// The x86-64 ops: a 1×1 convolution (`EinSum`), with the per-channel bias its only consumer adds
+/// fused in where it does; a depthwise `Conv` with narrow rows.
 #[cfg(target_arch = "x86_64")]
-fn conv_op(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<dyn TypedOp>>> {
+fn x86_swap(model: &TypedModel, node: &TypedNode) -> TractResult<Option<TypedModelPatch>> {
     if let Some(e) = node.op_as::<tract_onnx::tract_core::ops::einsum::EinSum>() {
-        return Ok(pointwise::PointwiseConv::new(model, node, e)?.map(|op| Box::new(op) as Box<dyn TypedOp>));
+        let Some(mut op) = pointwise::PointwiseConv::new(model, node, e)? else {
+            return Ok(None);
+        };
+        let conv = OutletId::new(node.id, 0);
+        let add = match &*node.outputs[0].successors {
+            [next] => Some(model.node(next.node)),
+            _ => None,
+        };
+        let bias = match add {
+            Some(add) => pointwise::channel_bias(model, add, conv, op.outputs)?,
+            None => None,
+        };
+        // The last node the op stands for: the bias `Add` where it is fused, else the `EinSum`.
+        let last = match (add, bias) {
+            (Some(add), Some(bias)) => {
+                op.bias = Some(bias);
+                OutletId::new(add.id, 0)
+            }
+            _ => conv,
+        };
+        let mut patch = TypedModelPatch::default();
+        let x = patch.tap_model(model, node.inputs[0])?;
+        let y = patch.wire_node(&node.name, op, &[x])?;
+        patch.shunt_outside(model, last, y[0])?;
+        return Ok(Some(patch));
     }
     let Some(c) = node.op_as::<tract_onnx::tract_core::ops::cnn::Conv>() else {
         return Ok(None);
@@ -143,12 +137,15 @@ fn conv_op(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<dyn T
     let Some(dw) = Depthwise::of(model, node, &c.pool_spec, c.group, c.kernel_fmt)? else {
         return Ok(None);
     };
-    Ok(conv::RowDepthwiseConv::new(dw, model, node, c)?.map(|op| Box::new(op) as Box<dyn TypedOp>))
+    match conv::RowDepthwiseConv::new(dw, model, node, c)? {
+        Some(op) => Ok(Some(TypedModelPatch::replace_single_op(model, node, &[node.inputs[0]], op)?)),
+        None => Ok(None),
+    }
 }
 
-/// Elsewhere tract keeps its depthwise convolutions.
+/// Elsewhere tract keeps its 1×1 and depthwise convolutions.
 #[cfg(not(target_arch = "x86_64"))]
-fn conv_op(_model: &TypedModel, _node: &TypedNode) -> TractResult<Option<Box<dyn TypedOp>>> {
+fn x86_swap(_model: &TypedModel, _node: &TypedNode) -> TractResult<Option<TypedModelPatch>> {
     Ok(None)
 }
 
@@ -280,23 +277,6 @@ impl Depthwise {
             plane(&kernel[c * taps..][..taps], bias[c], src, dst);
         }
         Ok(output.into_tvalue())
-    }
-}
-
-/// `acc[j] += w · x[j]` over two slices of one length, eight at a time: the rows are short (9 to
-/// 128), shorter than the compiler's unrolled vector loop, which would leave them to its scalar
-/// tail. A multiply then an add, as tract's loops do them.
-#[inline(always)]
-pub(crate) fn multiply_add(acc: &mut [f32], x: &[f32], w: f32) {
-    let mut acc8 = acc.chunks_exact_mut(8);
-    let mut x8 = x.chunks_exact(8);
-    for (a, x) in (&mut acc8).zip(&mut x8) {
-        for i in 0..8 {
-            a[i] += w * x[i];
-        }
-    }
-    for (a, x) in acc8.into_remainder().iter_mut().zip(x8.remainder()) {
-        *a += w * x;
     }
 }
 

@@ -62,10 +62,12 @@ impl PointwiseConv {
         };
         // One image at most: a leading N axis must be 1, in and out.
         let one_image = |shape: &[usize], axes: &str| -> Option<Vec<usize>> {
-            match axes.len() - shape.len() {
-                0 if axes.starts_with('N') => (shape[0] == 1).then(|| shape[1..].to_vec()),
-                0 => Some(shape.to_vec()),
-                _ => None,
+            if shape.len() != axes.len() {
+                None
+            } else if axes.starts_with('N') {
+                (shape[0] == 1).then(|| shape[1..].to_vec())
+            } else {
+                Some(shape.to_vec())
             }
         };
         let (Some(x_chw), Some(out_chw)) = (one_image(x_shape, x_axes), one_image(out_shape, out_axes)) else {
