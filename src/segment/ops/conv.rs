@@ -12,8 +12,8 @@
 //! the padding keeps its sum (a blend), so it adds exactly the taps tract adds, in the same
 //! order — the same numbers bit for bit. The load masks and offsets of each (kernel column,
 //! vector) pair are worked out once, when the op is built ([`Columns`]); the kernel is in
-//! `x86.rs`. Stride 2 reads its eight inputs as tract's stride-2 kernel does (two loads, a
-//! shuffle and a permute).
+//! `x86.rs`. Stride 2 reads its eight inputs as the registered row kernel there does (two loads,
+//! a shuffle and a permute).
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;

@@ -1,19 +1,22 @@
-//! tract's depthwise-convolution row kernel for strided rows, in AVX2, registered with tract.
+//! The AVX2 kernels of the model ops: tract's depthwise row kernel (registered with tract), the
+//! rows of [`RowDepthwiseConv`] and the tiles of [`PointwiseConv`].
 //!
 //! tract 0.23.9 runs each row of a depthwise convolution through one kernel per machine, chosen
 //! from an `inventory` registry by instruction set (`tract_linalg::routines`). Its x86-64 kernel
-//! (AVX) vectorises rows whose input step is 1 and leaves the others to a scalar loop — every
-//! stride-2 layer of the selfie models. [`depthwise_w_f32`] is registered for AVX2 machines, so
-//! tract picks it over its own: stride 2 runs eight outputs per vector, their inputs read as two
-//! overlapping 8-float loads and de-interleaved with a shuffle and a permute; stride 1 goes to
-//! tract's own kernel unchanged; other strides to the scalar loop.
-//!
-//! **Same numbers as tract's scalar loop**: each output starts at the bias and adds
+//! (AVX) vectorises rows whose input step is 1 and leaves the others, and each row's last
+//! outputs, to a scalar loop — every stride-2 layer of the selfie models. [`depthwise_w_f32`] is
+//! registered for AVX2 machines, so tract picks it over its own: strides 1 and 2 run up to 32
+//! outputs at a time, stride-2 inputs read as two overlapping 8-float loads de-interleaved with a
+//! shuffle and a permute, the row's last outputs in masked vectors; other strides run the scalar
+//! loop. **Same numbers as tract's scalar loop**: each output starts at the bias and adds
 //! `tap · input` for the taps in order, a multiply then an add (no FMA), lane by lane.
 //!
-//! `unsafe` is confined here: the intrinsics need AVX2 (the registry offers this kernel only to a
-//! CPU that has it) and the loads and stores take raw pointers within the bounds tract's
-//! contract gives (`input.offset(offsets[t] + i * in_stride)` readable for every `i < len`).
+//! The three kernels share [`load`] and [`store`] (eight outputs' inputs or results, the last of
+//! a row masked).
+//!
+//! `unsafe` is confined here: the intrinsics need AVX2 (FMA too for [`PointwiseConv`]; the
+//! registry and the ops' constructors offer them only to a CPU that has them) and the loads and
+//! stores take raw pointers within the bounds each kernel's contract states.
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::*;
@@ -111,6 +114,25 @@ unsafe fn load<const S: usize>(p: *const f32, valid: usize) -> __m256 {
     }
 }
 
+/// Stores the first `valid` lanes of `a` (1 to 8) at `o`: a plain store for eight, a masked one
+/// for fewer (nothing past them is touched).
+///
+/// # Safety
+/// AVX2; `valid` floats writable at `o`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store(o: *mut f32, a: __m256, valid: usize) {
+    // SAFETY: `valid` floats writable at `o` (the caller's promise); the masked store writes only
+    // its set lanes.
+    unsafe {
+        if valid == 8 {
+            _mm256_storeu_ps(o, a);
+        } else {
+            _mm256_maskstore_ps(o, first_lanes(valid), a);
+        }
+    }
+}
+
 /// Outputs `i..i + n` (`8·(V − 1) < n <= 8·V`) at stride `S`, in `V` accumulators summed tap
 /// by tap (independent chains for the adder), the last vector masked when `n` is short of it.
 ///
@@ -140,15 +162,8 @@ unsafe fn block<const V: usize, const S: usize>(
         }
     }
     for (v, a) in acc.iter().enumerate() {
-        // SAFETY: outputs i..i + n are writable (i + n <= len); a short vector is stored masked.
-        unsafe {
-            let o = output.add(i + 8 * v);
-            if valid(v) == 8 {
-                _mm256_storeu_ps(o, *a);
-            } else {
-                _mm256_maskstore_ps(o, first_lanes(valid(v)), *a);
-            }
-        }
+        // SAFETY: outputs i..i + n are writable (i + n <= len).
+        unsafe { store(output.add(i + 8 * v), *a, valid(v)) };
     }
 }
 
@@ -267,9 +282,9 @@ unsafe fn row_vectors<const V: usize>(
                 // mask 0xFF); masked loads read only their set elements, inside the row.
                 let x = unsafe {
                     match (stride_two, c.lanes == 0xFF) {
-                        (false, true) => _mm256_loadu_ps(p),
+                        (false, true) => load::<1>(p, 8),
                         (false, false) => _mm256_maskload_ps(p, lanes_of(c.loads[0])),
-                        (true, true) => pair_evens(_mm256_loadu_ps(p), _mm256_loadu_ps(p.wrapping_add(7))),
+                        (true, true) => load::<2>(p, 8),
                         (true, false) => pair_evens(
                             _mm256_maskload_ps(p, lanes_of(c.loads[0])),
                             _mm256_maskload_ps(p.wrapping_add(7), lanes_of(c.loads[1])),
@@ -287,14 +302,8 @@ unsafe fn row_vectors<const V: usize>(
     }
     for (u, a) in acc.iter().enumerate() {
         let out = &mut out_row[8 * (v0 + u)..];
-        // SAFETY: eight floats (or the masked ones) writable at `out`.
-        unsafe {
-            if out.len() >= 8 {
-                _mm256_storeu_ps(out.as_mut_ptr(), *a);
-            } else {
-                _mm256_maskstore_ps(out.as_mut_ptr(), first_lanes(out.len()), *a);
-            }
-        }
+        // SAFETY: min(8, out.len()) floats writable at `out`.
+        unsafe { store(out.as_mut_ptr(), *a, out.len().min(8)) };
     }
 }
 
@@ -381,10 +390,7 @@ unsafe fn pointwise_tile<const V: usize>(
         let mut x = [_mm256_setzero_ps(); V];
         for (v, x) in x.iter_mut().enumerate() {
             // SAFETY: pixels p + 8v .. p + 8v + valid(v) of input row i, inside `input`.
-            unsafe {
-                let src = input.as_ptr().add(i * np + p + 8 * v);
-                *x = if valid(v) == 8 { _mm256_loadu_ps(src) } else { _mm256_maskload_ps(src, first_lanes(valid(v))) };
-            }
+            unsafe { *x = load::<1>(input.as_ptr().add(i * np + p + 8 * v), valid(v)) };
         }
         let w = &weights[i * no + o..][..4];
         for (row, &w) in acc.iter_mut().zip(w) {
@@ -404,14 +410,7 @@ unsafe fn pointwise_tile<const V: usize>(
     for (r, row) in acc.iter().enumerate() {
         for (v, a) in row.iter().enumerate() {
             // SAFETY: pixels p + 8v .. p + 8v + valid(v) of output row o + r, inside `output`.
-            unsafe {
-                let dst = output.as_mut_ptr().add((o + r) * np + p + 8 * v);
-                if valid(v) == 8 {
-                    _mm256_storeu_ps(dst, *a);
-                } else {
-                    _mm256_maskstore_ps(dst, first_lanes(valid(v)), *a);
-                }
-            }
+            unsafe { store(output.as_mut_ptr().add((o + r) * np + p + 8 * v), *a, valid(v)) };
         }
     }
 }
