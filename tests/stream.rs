@@ -56,7 +56,7 @@ fn same_as_sequential(options: Options) {
     }
 }
 
-/// `Schedule::Auto` tries each schedule in turn for `PROBE_FRAMES` frames, then keeps one; switching
+/// `Schedule::Auto` tries the schedules in turns for `PROBE_FRAMES` frames, then keeps one; switching
 /// between them mid-stream changes no picture.
 #[test]
 fn auto_schedule_measures_each_schedule_then_keeps_one_and_the_pictures_stay_the_same() {
