@@ -253,7 +253,7 @@ impl Refiner {
         // 2. Window means of all of them.
         box_mean(&mut self.stats, &mut self.tmp, lw, lh, radius);
         // 3. Per-window linear coefficients.
-        self.coef.clear();
+        // Every value is written below: no clearing.
         self.coef.resize(lw * lh, [0.0; 4]);
         self.coef.par_iter_mut().zip(&self.stats).for_each(|(c, s)| *c = solve(s, eps));
         // 4. Averaged over the windows that cover each pixel.
@@ -406,7 +406,7 @@ fn solve(s: &[f32; CH], eps: f32) -> [f32; 4] {
 /// then along columns, each a direct sum over the window in order (`r` is about 2 at the reduced
 /// resolution, so a running sum would save little; the GPU sums in the same order).
 fn box_mean<const N: usize>(data: &mut [[f32; N]], tmp: &mut Vec<[f32; N]>, w: usize, h: usize, r: usize) {
-    tmp.clear();
+    // Every value is written below: no clearing.
     tmp.resize(w * h, [0.0; N]);
     tmp.par_chunks_mut(w).zip(data.par_chunks(w)).for_each(|(out, row)| {
         for (x, o) in out.iter_mut().enumerate() {

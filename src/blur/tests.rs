@@ -312,3 +312,32 @@ fn the_avx2_downsampling_gives_the_portable_sums() {
         }
     }
 }
+
+/// Without focus falloff the span pass runs span by span along whole rows
+/// (`spans_row_uniform`); it gives `spans_row`'s sums bit for bit, rows whose aperture reaches
+/// past the image's edges and apertures wider than the image included.
+#[test]
+fn the_uniform_span_pass_gives_the_per_cell_sums() {
+    let mut next = crate::composite::tests::noise(11);
+    for (w, h, radius) in [(1, 1, 3.0), (3, 5, 2.5), (7, 4, 12.0), (30, 9, 4.0), (64, 40, 11.0), (25, 3, 0.0)] {
+        let mut spans = Vec::new();
+        disc_spans(radius, &mut spans);
+        let apertures = Apertures { levels: vec![(0, spans.len())], spans: spans.clone(), ..Default::default() };
+        // Prefix sums of noise, as spans_blur makes them.
+        let mut prefix = vec![[0.0f64; 4]; h * (w + 1)];
+        for row in prefix.chunks_mut(w + 1) {
+            for x in 0..w {
+                let v: [f64; 4] = std::array::from_fn(|_| f64::from(next() % 1000) / 997.0);
+                row[x + 1] = std::array::from_fn(|c| row[x][c] + v[c]);
+            }
+        }
+        let mut sums = vec![[7.0f64; 4]; w];
+        for y in 0..h {
+            let (mut expected, mut got) = (vec![[0.0f32; 4]; w], vec![[0.0f32; 4]; w]);
+            spans_row(&mut expected, y, h, &prefix, &apertures, &[]);
+            spans_row_uniform(&mut got, &mut sums, y, h, &prefix, &spans);
+            let bits = |v: &[[f32; 4]]| v.iter().flatten().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&expected), "{w}x{h} radius {radius} row {y}");
+        }
+    }
+}
