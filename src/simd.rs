@@ -35,6 +35,30 @@ macro_rules! avx2_twin {
             portable($($arg),*)
         }
     };
+    // The same with one const generic parameter (`fn NAME<const N: usize>(ARGS) BODY`).
+    ($(#[$meta:meta])* $vis:vis fn $name:ident<const $n:ident: usize>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name<const $n: usize>($($arg: $ty),*) {
+            #[inline(always)]
+            fn portable<const $n: usize>($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2<const $n: usize>($($arg: $ty),*) {
+                    portable::<$n>($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above), all `avx2` requires.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        avx2::<$n>($($arg),*)
+                    };
+                    return;
+                }
+            }
+            portable::<$n>($($arg),*)
+        }
+    };
 }
 
 pub(crate) use avx2_twin;
