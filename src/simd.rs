@@ -9,54 +9,31 @@
 //! only the vector width differs. Hand-written kernels for what the compiler cannot vectorise
 //! (table lookups, gathers, transposes) live in the stages' own `x86` modules.
 
-/// Defines `fn NAME(ARGS) BODY` compiled twice, running the AVX2 copy where the CPU has it (see
-/// the module docs). The function returns nothing; its arguments are passed through unchanged.
+/// Defines `fn NAME(ARGS) BODY` (or `fn NAME<const N: usize>(ARGS) BODY`) compiled twice,
+/// running the AVX2 copy where the CPU has it (see the module docs). The function returns
+/// nothing; its arguments are passed through unchanged.
 macro_rules! avx2_twin {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident $(<const $n:ident: usize>)? ($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
+        $vis fn $name $(<const $n: usize>)? ($($arg: $ty),*) {
             #[inline(always)]
-            fn portable($($arg: $ty),*) $body
+            fn portable $(<const $n: usize>)? ($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) {
-                    portable($($arg),*)
+                fn avx2 $(<const $n: usize>)? ($($arg: $ty),*) {
+                    portable $(::<$n>)? ($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU has AVX2 (checked just above), all `avx2` requires.
                     #[allow(unsafe_code)]
                     unsafe {
-                        avx2($($arg),*)
+                        avx2 $(::<$n>)? ($($arg),*)
                     };
                     return;
                 }
             }
-            portable($($arg),*)
-        }
-    };
-    // The same with one const generic parameter (`fn NAME<const N: usize>(ARGS) BODY`).
-    ($(#[$meta:meta])* $vis:vis fn $name:ident<const $n:ident: usize>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        $vis fn $name<const $n: usize>($($arg: $ty),*) {
-            #[inline(always)]
-            fn portable<const $n: usize>($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn avx2<const $n: usize>($($arg: $ty),*) {
-                    portable::<$n>($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2 (checked just above), all `avx2` requires.
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        avx2::<$n>($($arg),*)
-                    };
-                    return;
-                }
-            }
-            portable::<$n>($($arg),*)
+            portable $(::<$n>)? ($($arg),*)
         }
     };
 }

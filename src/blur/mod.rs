@@ -551,14 +551,20 @@ crate::simd::avx2_twin! {
             let last = (h - 1 - y + reach).min(count - 1);
             let mut acc = [0.0f64; 4];
             for (k, &half) in spans.iter().enumerate().take(last + 1).skip(first) {
-                let p = &prefix[(y + k - reach) * (w + 1)..];
-                let (hi, lo) = (&p[(x + half + 1).min(w)], &p[x.saturating_sub(half)]);
-                for c in 0..4 {
-                    acc[c] += hi[c] - lo[c];
-                }
+                add_span(&mut acc, &prefix[(y + k - reach) * (w + 1)..], x, half, w);
             }
             *o = [acc[0] as f32, acc[1] as f32, acc[2] as f32, acc[3] as f32];
         }
+    }
+}
+
+/// Adds to `sum` the span of half-width `half` around cell `x` of a row of `w` cells, from the
+/// row's prefix sums `p` (clamped to the row).
+#[inline(always)]
+fn add_span(sum: &mut [f64; 4], p: &[[f64; 4]], x: usize, half: usize, w: usize) {
+    let (hi, lo) = (&p[(x + half + 1).min(w)], &p[x.saturating_sub(half)]);
+    for c in 0..4 {
+        sum[c] += hi[c] - lo[c];
     }
 }
 
@@ -578,12 +584,6 @@ crate::simd::avx2_twin! {
         let first = reach.saturating_sub(y);
         let last = (h - 1 - y + reach).min(count.saturating_sub(1));
         let row = |k: usize| &prefix[(y + k - reach) * (w + 1)..(y + k - reach + 1) * (w + 1)];
-        let add = |s: &mut [f64; 4], p: &[[f64; 4]], x: usize, half: usize| {
-            let (hi, lo) = (&p[(x + half + 1).min(w)], &p[x.saturating_sub(half)]);
-            for c in 0..4 {
-                s[c] += hi[c] - lo[c];
-            }
-        };
         let mut k = first;
         while count > 0 && k <= last {
             // Spans k and k + 1 (rows `p0`, `p1`, half-widths `h0`, `h1`); cells a..b read
@@ -594,9 +594,9 @@ crate::simd::avx2_twin! {
             let half = h0.max(h1);
             let (a, b) = (half.min(w), w.saturating_sub(half).max(half.min(w)));
             let edge = |x: usize, s: &mut [f64; 4]| {
-                add(s, p0, x, h0);
+                add_span(s, p0, x, h0, w);
                 if pair {
-                    add(s, p1, x, h1);
+                    add_span(s, p1, x, h1, w);
                 }
             };
             for (x, s) in sums.iter_mut().enumerate().take(a) {
